@@ -1,0 +1,3 @@
+from msgtrace.cli.main import app
+
+app()
