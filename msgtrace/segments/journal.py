@@ -1,0 +1,439 @@
+"""The journal: where an accepted request becomes durable before it is acknowledged.
+
+One writer thread owns the open journal file. Callers `submit` records; the thread takes every
+record waiting at that moment (a group), assigns consecutive offsets, writes their frames with one
+write and makes them durable with one `fdatasync`, then resolves each caller's future with its
+offset. Concurrency therefore raises throughput instead of the number of syncs.
+
+Invariants:
+- an offset is handed out only after its frame is on disk; offsets are unique, contiguous within
+  a process lifetime and strictly increasing across restarts (`recovery.high_water`);
+- a failed write or sync (ENOSPC, EIO, EFBIG) truncates the file back to its last durable length,
+  so nothing half-written stays, and fails the group with `Backpressure(503)`;
+- the open file `<first>.open` is rotated to `<first>-<last>.wal` when its first record is
+  `seal_age_s` old or it holds `seal_bytes`; the high-water mark is persisted before the rename.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from msgtrace.core.errors import Backpressure, DataDirLocked
+from msgtrace.segments.journal_format import (
+    RecordKind,
+    encode_frame,
+    fsync_dir,
+    write_high_water,
+)
+from msgtrace.segments.naming import (
+    CLOSED_SUFFIX,
+    JOURNAL_DIR,
+    list_ranges,
+    open_journal_name,
+    range_name,
+)
+from msgtrace.segments.recovery import RecoveryReport, lock_dir, recover, unlock_dir
+
+__all__ = ["Journal", "JournalStats", "RecordKind"]
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+JSON_CONTENT_TYPE = 2  # msgtrace.core.otlp.ContentType.JSON
+_GROUP_MAX_RECORDS = 4096
+_GROUP_MAX_BYTES = 32 * MiB
+_BACKLOG_REFRESH_S = 0.2
+_IDLE_WAKE_S = 1.0
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class JournalStats:
+    pending_requests: int  # submitted, not yet durable
+    open_bytes: int  # durable bytes in the open journal file
+    backlog_bytes: int  # closed journal bytes not yet sealed
+    last_offset: int  # highest offset assigned (0 when none ever was)
+    appends: int  # records made durable by this Journal
+    fsyncs: int  # group syncs done by this Journal
+    rotations: int
+
+
+@dataclass(slots=True)
+class _Request:
+    kind: int
+    content_type: int
+    payload: bytes
+    received_ns: int
+    future: concurrent.futures.Future[int]
+
+
+@dataclass(slots=True)
+class _Rotate:
+    future: concurrent.futures.Future[int]
+
+
+class Journal:
+    """Group-committed, framed, fsync'd journal under <data_dir>/journal. One writer thread."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        last_offset: int,
+        seal_age_s: float,
+        seal_bytes: int,
+        queue_size: int,
+        max_backlog_bytes: int,
+        lock_fd: int,
+        recovery: RecoveryReport,
+    ) -> None:
+        """Use `Journal.open`, which runs recovery and computes `last_offset`."""
+        self.data_dir = data_dir
+        self.journal_dir = data_dir / JOURNAL_DIR
+        self.recovery = recovery
+        self._seal_age_s = seal_age_s
+        self._seal_bytes = seal_bytes
+        self._queue_size = queue_size
+        self._max_backlog = max_backlog_bytes
+        self._lock_fd: int | None = lock_fd
+
+        self._cond = threading.Condition()
+        self._queue: deque[_Request | _Rotate] = deque()
+        self._pending = 0
+        self._closing = False
+        self._closed = False
+        self._broken: str | None = None
+
+        # Owned by the writer thread (read under the lock for stats).
+        self._last_offset = last_offset
+        self._fd: int | None = None
+        self._open_path: Path | None = None
+        self._open_first = 0
+        self._open_since = 0.0  # monotonic time of the open file's first record
+        self._durable_len = 0
+        self._appends = 0
+        self._fsyncs = 0
+        self._rotations = 0
+        self._backlog = 0
+        self._backlog_at = 0.0
+        self._refresh_backlog()
+
+        self._thread = threading.Thread(target=self._run, name="msgtrace-journal", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path,
+        *,
+        seal_age_s: float = 1.0,
+        seal_bytes: int = 64 * MiB,
+        queue_size: int = 1000,
+        max_backlog_bytes: int = 1 * GiB,
+    ) -> Journal:
+        """Recover the data dir, then start appending after the highest offset known anywhere.
+
+        Raises DataDirLocked when another Journal (in any process) has this data dir open.
+        """
+        data_dir = Path(data_dir)
+        (data_dir / JOURNAL_DIR).mkdir(parents=True, exist_ok=True)
+        lock_fd = lock_dir(data_dir / JOURNAL_DIR)
+        if lock_fd is None:
+            raise DataDirLocked(f"another process is writing the journal in {data_dir}")
+        try:
+            report = recover(data_dir)
+        except BaseException:
+            unlock_dir(lock_fd)
+            raise
+        return cls(
+            data_dir,
+            last_offset=report.high_water,
+            seal_age_s=seal_age_s,
+            seal_bytes=seal_bytes,
+            queue_size=queue_size,
+            max_backlog_bytes=max_backlog_bytes,
+            lock_fd=lock_fd,
+            recovery=report,
+        )
+
+    # -- public API ------------------------------------------------------------------------
+
+    def submit(self, kind: RecordKind, content_type: int, payload: bytes) -> concurrent.futures.Future[int]:
+        """Queue one record; the future resolves to its offset once it is durable.
+
+        Raises Backpressure(429) when `queue_size` requests already wait for their sync, and
+        Backpressure(503) when the unsealed backlog is full or the journal is closed or broken.
+        """
+        received = time.time_ns()
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        with self._cond:
+            if self._closing or self._closed:
+                raise Backpressure("the journal is closed", status=503, retry_after=5.0)
+            if self._broken is not None:
+                raise Backpressure(f"the journal cannot write: {self._broken}", status=503, retry_after=10.0)
+            if self._pending >= self._queue_size:
+                raise Backpressure(
+                    f"{self._pending} requests already wait for the journal", status=429, retry_after=1.0
+                )
+            if self._backlog >= self._max_backlog:
+                now = time.monotonic()
+                if now - self._backlog_at >= _BACKLOG_REFRESH_S:
+                    self._refresh_backlog(now)
+                if self._backlog >= self._max_backlog:
+                    raise Backpressure(
+                        f"{self._backlog} unsealed journal bytes reached the limit of {self._max_backlog}",
+                        status=503,
+                        retry_after=5.0,
+                    )
+            self._pending += 1
+            self._queue.append(_Request(int(kind), content_type, payload, received, future))
+            self._cond.notify()
+        return future
+
+    def append(self, kind: RecordKind, content_type: int, payload: bytes) -> int:
+        """Submit and wait until the record is durable; returns its offset."""
+        return self.submit(kind, content_type, payload).result()
+
+    async def append_async(self, kind: RecordKind, content_type: int, payload: bytes) -> int:
+        return await asyncio.wrap_future(self.submit(kind, content_type, payload))
+
+    def append_tombstone(self, trace_id: str | None) -> int:
+        """Append a delete of one trace (32 hex chars) or, with None, of every trace so far."""
+        return self.append(RecordKind.TOMBSTONE, JSON_CONTENT_TYPE, _tombstone_payload(trace_id))
+
+    async def append_tombstone_async(self, trace_id: str | None) -> int:
+        return await self.append_async(RecordKind.TOMBSTONE, JSON_CONTENT_TYPE, _tombstone_payload(trace_id))
+
+    def rotate(self) -> None:
+        """Close the open journal file (it becomes `<first>-<last>.wal`) if it has records."""
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        with self._cond:
+            if self._closed:
+                return
+            self._queue.append(_Rotate(future))
+            self._cond.notify()
+        future.result()
+
+    def close(self) -> None:
+        """Make every pending record durable, rotate, stop the writer thread. Idempotent."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closing = True
+            self._cond.notify()
+        self._thread.join()
+        with self._cond:
+            self._closed = True
+        if self._lock_fd is not None:
+            unlock_dir(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def stats(self) -> JournalStats:
+        with self._cond:
+            return JournalStats(
+                pending_requests=self._pending,
+                open_bytes=self._durable_len if self._fd is not None else 0,
+                backlog_bytes=self._backlog,
+                last_offset=self._last_offset,
+                appends=self._appends,
+                fsyncs=self._fsyncs,
+                rotations=self._rotations,
+            )
+
+    # -- writer thread ---------------------------------------------------------------------
+
+    def _refresh_backlog(self, now: float | None = None) -> None:
+        total = 0
+        for f in list_ranges(self.journal_dir, CLOSED_SUFFIX):
+            with contextlib.suppress(FileNotFoundError):  # sealed meanwhile
+                total += f.path.stat().st_size
+        self._backlog = total
+        self._backlog_at = time.monotonic() if now is None else now
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    if not self._queue and not self._closing:
+                        timeout = _IDLE_WAKE_S
+                        if self._fd is not None:
+                            timeout = min(timeout, self._open_since + self._seal_age_s - time.monotonic())
+                        if timeout > 0:
+                            self._cond.wait(timeout)
+                    batch = self._take_batch()
+                    closing = self._closing and not self._queue
+                self._process(batch)
+                self._maybe_rotate()
+                if time.monotonic() - self._backlog_at >= _BACKLOG_REFRESH_S:
+                    with self._cond:
+                        self._refresh_backlog()
+                if closing:
+                    self._rotate_now()
+                    return
+        except BaseException as exc:  # never leave callers waiting on a dead thread
+            log.exception("journal writer thread failed")
+            with self._cond:
+                self._broken = f"writer thread failed: {exc!r}"
+                waiting = list(self._queue)
+                self._queue.clear()
+                self._pending = 0
+            for item in waiting:
+                item.future.set_exception(Backpressure(self._broken, status=503, retry_after=10.0))
+            raise
+
+    def _take_batch(self) -> list[_Request | _Rotate]:
+        batch: list[_Request | _Rotate] = []
+        size = 0
+        while self._queue and len(batch) < _GROUP_MAX_RECORDS and size < _GROUP_MAX_BYTES:
+            item = self._queue.popleft()
+            batch.append(item)
+            if isinstance(item, _Request):
+                size += len(item.payload)
+        return batch
+
+    def _process(self, batch: list[_Request | _Rotate]) -> None:
+        group: list[_Request] = []
+        for item in batch:
+            if isinstance(item, _Request):
+                group.append(item)
+                continue
+            self._commit(group)
+            group = []
+            try:
+                self._rotate_now()
+                item.future.set_result(self._last_offset)
+            except OSError as exc:
+                item.future.set_exception(exc)
+        self._commit(group)
+
+    def _commit(self, group: list[_Request]) -> None:
+        """Write and sync `group` as one unit; resolve or fail every future in it."""
+        if not group:
+            return
+        try:
+            if self._fd is None:
+                self._create_open_file(self._last_offset + 1)
+        except OSError as exc:
+            self._fail(group, exc)
+            return
+        assert self._fd is not None
+        first = self._last_offset + 1
+        buf = b"".join(
+            encode_frame(first + i, r.received_ns, r.kind, r.content_type, r.payload)
+            for i, r in enumerate(group)
+        )
+        try:
+            view = memoryview(buf)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            self._undo_partial_write(exc)
+            self._fail(group, exc)
+            return
+        was_empty = self._durable_len == 0
+        with self._cond:
+            self._durable_len += len(buf)
+            self._last_offset = first + len(group) - 1
+            self._appends += len(group)
+            self._fsyncs += 1
+            self._pending -= len(group)
+        if was_empty:
+            self._open_since = time.monotonic()
+        for i, r in enumerate(group):
+            r.future.set_result(first + i)
+
+    def _fail(self, group: list[_Request], exc: OSError) -> None:
+        log.error("journal write failed (%s); %d requests rejected", exc, len(group))
+        with self._cond:
+            self._pending -= len(group)
+        for r in group:
+            r.future.set_exception(
+                Backpressure(f"the journal could not write to disk: {exc.strerror or exc}", status=503, retry_after=10.0)
+            )
+
+    def _undo_partial_write(self, exc: OSError) -> None:
+        """Cut the open file back to its last durable length; if even that fails, stop writing."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, self._durable_len)
+            os.lseek(self._fd, self._durable_len, os.SEEK_SET)
+            os.fsync(self._fd)
+        except OSError as again:
+            log.critical("cannot truncate the journal after %s: %s", exc, again)
+            with self._cond:
+                self._broken = f"cannot truncate after a failed write: {again}"
+
+    def _create_open_file(self, first: int) -> None:
+        path = self.journal_dir / open_journal_name(first)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fsync_dir(self.journal_dir)  # the file's name must survive a crash like its bytes do
+        except OSError:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        self._fd, self._open_path, self._open_first = fd, path, first
+        self._durable_len = 0
+        self._open_since = time.monotonic()
+
+    def _maybe_rotate(self) -> None:
+        if self._fd is None or self._durable_len == 0:
+            return
+        too_old = time.monotonic() - self._open_since >= self._seal_age_s
+        if too_old or self._durable_len >= self._seal_bytes:
+            try:
+                self._rotate_now()
+            except OSError as exc:
+                log.error("journal rotation failed: %s", exc)
+
+    def _rotate_now(self) -> None:
+        """Close the open file: persist the high-water mark, rename to .wal, sync the dir."""
+        if self._fd is None or self._open_path is None:
+            return
+        fd, path = self._fd, self._open_path
+        if self._durable_len == 0:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            fsync_dir(self.journal_dir)
+        else:
+            write_high_water(self.journal_dir, self._last_offset)
+            os.close(fd)
+            target = self.journal_dir / range_name(self._open_first, self._last_offset, CLOSED_SUFFIX)
+            os.rename(path, target)
+            fsync_dir(self.journal_dir)
+            with self._cond:
+                self._rotations += 1
+                self._backlog += self._durable_len
+        with self._cond:
+            self._fd, self._open_path = None, None
+            self._durable_len = 0
+
+
+def _tombstone_payload(trace_id: str | None) -> bytes:
+    if trace_id is not None:
+        trace_id = trace_id.lower()
+        if not _TRACE_ID.match(trace_id):
+            raise ValueError(f"trace id {trace_id!r} is not 32 hexadecimal characters")
+    return orjson.dumps({"trace_id": trace_id})
