@@ -1,0 +1,19 @@
+import { Route, Routes } from "react-router";
+import { DashboardPage } from "@/DashboardPage/DashboardPage";
+import { Shell } from "@/layout/Shell";
+import { TracePage } from "@/TracePage/TracePage";
+import { TracesPage } from "@/TracesPage/TracesPage";
+import { EmptyState } from "@/components/States";
+
+export function App() {
+  return (
+    <Routes>
+      <Route element={<Shell />}>
+        <Route index element={<DashboardPage />} />
+        <Route path="traces" element={<TracesPage />} />
+        <Route path="traces/:traceId" element={<TracePage />} />
+        <Route path="*" element={<EmptyState title="Page not found" hint="Use the navigation above." />} />
+      </Route>
+    </Routes>
+  );
+}
