@@ -103,17 +103,22 @@ def remove_tmp_files(data_dir: Path, report: RecoveryReport) -> None:
         log.info("a log worker holds %s; leaving its temporary files alone", seg_dir)
         return
     try:
-        for directory in (seg_dir, data_dir / TOMBSTONES_DIR):
-            removed = False
-            for path in directory.iterdir():
-                if path.name.startswith(".") and path.name.endswith(TMP_SUFFIX):
-                    path.unlink(missing_ok=True)
-                    report.removed_tmp.append(path.name)
-                    removed = True
-            if removed:
-                fsync_dir(directory)
+        remove_tmp_files_unlocked(data_dir, report)
     finally:
         unlock_dir(fd)
+
+
+def remove_tmp_files_unlocked(data_dir: Path, report: RecoveryReport) -> None:
+    """Delete every `.*.tmp` in segments/ and tombstones/; the caller holds the segments/ lock."""
+    for directory in (data_dir / SEGMENTS_DIR, data_dir / TOMBSTONES_DIR):
+        removed = False
+        for path in directory.iterdir():
+            if path.name.startswith(".") and path.name.endswith(TMP_SUFFIX):
+                path.unlink(missing_ok=True)
+                report.removed_tmp.append(path.name)
+                removed = True
+        if removed:
+            fsync_dir(directory)
 
 
 def remove_covered_journals(data_dir: Path, report: RecoveryReport) -> None:
