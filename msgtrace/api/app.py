@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from msgtrace import __version__
+from msgtrace.api.auth import ApiKeyMiddleware
 from msgtrace.api.static import mount_ui
 from msgtrace.ingest.http import otlp_router
 from msgtrace.ingest.receiver import OtlpReceiver
@@ -29,6 +30,8 @@ def create_app(system: System) -> FastAPI:
         version=__version__,
         description="Trace viewer for msgflux and OpenTelemetry AI applications.",
     )
+    if config.api_key:
+        app.add_middleware(ApiKeyMiddleware, api_key=config.api_key)
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,
