@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -214,3 +216,119 @@ def tree_rss_bytes(pid: int) -> int:
         total += rss.get(p, 0)
         stack.extend(children.get(p, []))
     return total
+
+
+class RssSampler:
+    """Samples ``tree_rss_bytes(pid)`` every ``interval`` seconds in a thread; keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        import threading
+
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self.last = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def sample(self) -> int:
+        self.last = tree_rss_bytes(self.pid)
+        self.peak = max(self.peak, self.last)
+        return self.last
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+def dir_bytes(path: Path) -> int:
+    """Total size of the regular files under ``path``."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+@dataclass
+class MsgtraceServer:
+    """A ``msgtrace start`` subprocess on a loopback port picked by the OS, with a fresh data dir.
+
+    Only the main port listens (``--otlp-port 0 --grpc-port 0``); ``url`` serves the API and OTLP.
+    Use as a context manager; ``stop`` sends SIGTERM and waits, killing after ``timeout``.
+    """
+
+    data_dir: Path
+    args: Sequence[str] = ()
+    proc: subprocess.Popen[bytes] | None = None
+    url: str = ""
+    log_path: Path | None = None
+
+    def start(self, timeout: float = 60.0) -> MsgtraceServer:
+        import httpx
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        info_path = self.data_dir / "server.json"
+        info_path.unlink(missing_ok=True)
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MSGTRACE_", "OTEL_"))}
+        cmd = [sys.executable, "-m", "msgtrace", "start", "--port", "0", "--otlp-port", "0",
+               "--grpc-port", "0", "--data-dir", str(self.data_dir), "--log-level", "warning",
+               *self.args]
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                         cwd=REPO_DIR)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"msgtrace start exited {self.proc.returncode}: {self.log_tail()}")
+            try:
+                info = json.loads(info_path.read_text())
+            except (OSError, ValueError):
+                info = {}
+            if info.get("pid") == self.proc.pid:
+                self.url = str(info["url"]).replace("localhost", "127.0.0.1")
+                try:
+                    if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"msgtrace start not healthy after {timeout}s: {self.log_tail()}")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    @property
+    def otlp_url(self) -> str:
+        return f"{self.url}/v1/traces"
+
+    def log_tail(self, n: int = 3000) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[-n:]
+
+    def stop(self, timeout: float = 60.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> MsgtraceServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,152 @@
+"""msgtrace ingest: durable acknowledged rate, end-to-end rate, ack latency below saturation, RSS.
+
+Each repeat starts a fresh ``msgtrace start`` (loopback, OS-picked port, fresh data dir) and:
+
+1. sends the realistic corpus once at full speed from a separate load generator process
+   (8 keep-alive connections, 512-span requests): **acked spans/s** = spans acknowledged with 200
+   (durable: fsync'd before the answer) / load duration;
+2. polls ``/api/v1/stats`` until ``total_spans`` equals what was acked: **end-to-end spans/s** =
+   spans / (first send -> all queryable), i.e. ingest + seal + projection together, and the
+   **lag after the last ack** (last ack -> all queryable);
+3. sends a second corpus (other seed, so no duplicates) open-loop at 50% of step 1's acked rate:
+   **p99 ack latency below saturation**;
+4. reports the peak RSS of the server's process tree over the whole repeat, and the data dir's
+   bytes per span once everything is sealed and projected.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.common import (
+    WORK_DIR,
+    Figure,
+    MsgtraceServer,
+    Result,
+    RssSampler,
+    bench_arguments,
+    command_line,
+    dir_bytes,
+    emit,
+    log,
+    repeats,
+)
+from benchmarks.corpus import corpus_path, load_corpus
+from benchmarks.loadgen import run_load
+
+CONNECTIONS = 8
+QUERYABLE_TIMEOUT_S = 300.0
+
+
+def total_spans(client: httpx.Client) -> int:
+    r = client.get("/api/v1/stats", timeout=30)
+    r.raise_for_status()
+    return int(r.json()["total_spans"])
+
+
+def wait_queryable(client: httpx.Client, expected: int, timeout: float = QUERYABLE_TIMEOUT_S,
+                   poll_s: float = 0.1) -> tuple[float | None, int]:
+    """Poll until ``total_spans >= expected``; returns (wall time it was seen, last count)."""
+    deadline = time.monotonic() + timeout
+    count = -1
+    while time.monotonic() < deadline:
+        try:
+            count = total_spans(client)
+        except (httpx.HTTPError, KeyError, ValueError):
+            count = -1
+        if count >= expected:
+            return time.time(), count
+        time.sleep(poll_s)
+    return None, count
+
+
+def one_repeat(corpus_a: Path, corpus_b: Path, work: Path) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="ingest-", dir=work)) / "data"
+    try:
+        with MsgtraceServer(data_dir) as srv, RssSampler(srv.pid) as rss, \
+                httpx.Client(base_url=srv.url) as client:
+            burst = run_load(srv.otlp_url, corpus_a, connections=CONNECTIONS)
+            count_at_end = total_spans(client)
+            done, count = wait_queryable(client, burst["spans_acked"])
+            if done is None:
+                raise RuntimeError(f"only {count} of {burst['spans_acked']} spans queryable after "
+                                   f"{QUERYABLE_TIMEOUT_S}s; server log: {srv.log_tail()}")
+            e2e = burst["spans_acked"] / (done - burst["first_send_unix"])
+            lag_after = done - burst["last_ack_unix"]
+            half = 0.5 * burst["acked_spans_per_s"]
+            steady = run_load(srv.otlp_url, corpus_b, connections=CONNECTIONS, rate=half)
+            expected = burst["spans_acked"] + steady["spans_acked"]
+            done2, count2 = wait_queryable(client, expected)
+            if done2 is None:
+                raise RuntimeError(f"only {count2} of {expected} spans queryable; {srv.log_tail()}")
+            time.sleep(1.5)  # let the sealer/compactor settle before measuring disk use
+            disk = dir_bytes(data_dir)
+        return {
+            "acked": burst["acked_spans_per_s"], "e2e": e2e, "lag_after_last_ack_s": lag_after,
+            "queryable_at_load_end": count_at_end, "burst": burst, "steady": steady,
+            "p99_half": steady["latency_ms"]["p99"], "p50_half": steady["latency_ms"]["p50"],
+            "half_rate": half, "rss_peak": rss.peak, "disk_bytes_per_span": disk / expected,
+        }
+    finally:
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+def main() -> int:
+    args = bench_arguments(__doc__.split("\n")[0] if __doc__ else "").parse_args()
+    n_rep = repeats(args, full=3, quick=2)
+    n_a = 50_000 if args.quick else 200_000
+    n_b = 50_000 if args.quick else 100_000
+    load_corpus(n_a, variant="realistic", seed=0)
+    load_corpus(n_b, variant="realistic", seed=1)
+    corpus_a = corpus_path(n_a, variant="realistic", seed=0)
+    corpus_b = corpus_path(n_b, variant="realistic", seed=1)
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    runs: list[dict[str, Any]] = []
+    for i in range(n_rep):
+        r = one_repeat(corpus_a, corpus_b, WORK_DIR)
+        log(f"ingest repeat {i + 1}/{n_rep}: acked {r['acked']:,.0f}/s e2e {r['e2e']:,.0f}/s "
+            f"p99@50% {r['p99_half']:.1f} ms rss {r['rss_peak'] / 2**20:.0f} MiB "
+            f"statuses {r['burst']['requests_by_status']}")
+        runs.append(r)
+    cmd = command_line("bench_ingest", args)
+    res = Result("ingest", "msgtrace ingest (realistic corpus, 512-span requests, 8 connections)")
+    res.add(Figure("acknowledged (durable) rate, full speed", "spans/s",
+                   [r["acked"] for r in runs], cmd, 100_000, ">="))
+    res.add(Figure("end-to-end rate (first send -> all queryable)", "spans/s",
+                   [r["e2e"] for r in runs], cmd, 30_000, ">="))
+    res.add(Figure("lag from last ack to all queryable", "s",
+                   [r["lag_after_last_ack_s"] for r in runs], cmd))
+    res.add(Figure("ack latency p99 at full speed", "ms",
+                   [r["burst"]["latency_ms"]["p99"] for r in runs], cmd))
+    res.add(Figure("ack latency p50 at 50% of full speed", "ms",
+                   [r["p50_half"] for r in runs], cmd))
+    res.add(Figure("ack latency p99 at 50% of full speed", "ms",
+                   [r["p99_half"] for r in runs], cmd, 50, "<="))
+    res.add(Figure("peak server RSS (process tree)", "MiB",
+                   [r["rss_peak"] / 2**20 for r in runs], cmd, 400, "<="))
+    res.add(Figure("disk per span (journal + segments + SQLite)", "bytes",
+                   [r["disk_bytes_per_span"] for r in runs], cmd))
+    statuses: dict[str, int] = {}
+    for r in runs:
+        for k, v in r["burst"]["requests_by_status"].items():
+            statuses[k] = statuses.get(k, 0) + v
+    res.notes.append(f"{n_a:,} spans at full speed then {n_b:,} at 50% per repeat; "
+                     f"request statuses at full speed over all repeats: {statuses}; "
+                     f"load generator retries honouring Retry-After: "
+                     f"{sum(r['burst']['retries'] for r in runs)}.")
+    res.notes.append("Spans already queryable when the full-speed load ended: "
+                     + ", ".join(f"{r['queryable_at_load_end']:,}" for r in runs) + ".")
+    res.extra["runs"] = [{k: v for k, v in r.items() if k not in ("burst", "steady")}
+                         for r in runs]
+    emit(res)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
