@@ -2,13 +2,20 @@
 
 Importing `msgtrace` is cheap: the integration helpers below load on first use, and nothing
 here imports FastAPI, Polars or pyarrow.
+
+The name `msgtrace` is shared with msgflux's SDK (`msgtrace.sdk`, from `msgtrace-sdk`); see
+`msgtrace._msgflux_coexist` for how both packages import in any install order.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
+from msgtrace import _msgflux_coexist
+
 __version__ = "0.2.0"
+__msgtrace_server__ = True
 
 __all__ = [
     "Observer",
@@ -17,6 +24,9 @@ __all__ = [
     "quick_start",
     "start_observer",
 ]
+
+# Find `msgtrace/sdk` (and any other part of the package) in other sys.path locations.
+_msgflux_coexist.extend_package_path(sys.modules[__name__])
 
 if TYPE_CHECKING:
     from msgtrace.integration import (
@@ -28,8 +38,4 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"Observer", "configure_msgflux_telemetry", "quick_start", "start_observer"}:
-        from msgtrace import integration
-
-        return getattr(integration, name)
-    raise AttributeError(f"module 'msgtrace' has no attribute {name!r}")
+    return _msgflux_coexist.lazy_getattr(name)
