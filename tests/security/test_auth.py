@@ -61,7 +61,7 @@ def test_health_and_ui_stay_open(secured: Any) -> None:
 
 def test_each_accepted_credential_form(secured: Any) -> None:
     for headers in ({"authorization": f"Bearer {KEY}"}, {"x-api-key": KEY}):
-        body, trace_id = _body()
+        body, _trace_id = _body()
         r = httpx.post(f"{secured.url}/v1/traces", content=body, headers={**PB, **headers})
         assert r.status_code == 200
         r = httpx.get(f"{secured.url}/api/v1/traces", headers=headers)
