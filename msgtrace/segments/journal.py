@@ -423,10 +423,10 @@ class Journal:
             target = self.journal_dir / range_name(self._open_first, self._last_offset, CLOSED_SUFFIX)
             os.rename(path, target)
             fsync_dir(self.journal_dir)
-            with self._cond:
+        with self._cond:
+            if self._durable_len:
                 self._rotations += 1
                 self._backlog += self._durable_len
-        with self._cond:
             self._fd, self._open_path = None, None
             self._durable_len = 0
 
