@@ -69,10 +69,11 @@ def _add_service_routes(app: FastAPI, system: System) -> None:
 
 
 def _add_read_routes(app: FastAPI, system: System) -> None:
-    from msgtrace.api.routes import ReadContext, read_router
+    from msgtrace.api.routes import ReadContext, install_error_handlers, read_router
 
     ctx = ReadContext(db_path=system.config.database_path, delete_trace=system.delete_trace)
     app.include_router(read_router(ctx))
+    install_error_handlers(app)
 
 
 def create_app_for_schema() -> FastAPI:
