@@ -170,6 +170,8 @@ def seal_journal(data_dir: Path, journal: RangeFile) -> SealResult:
     """
     import pyarrow as pa
 
+    for sub in (SEGMENTS_DIR, TOMBSTONES_DIR):
+        (data_dir / sub).mkdir(parents=True, exist_ok=True)
     spans, deletes, records, skipped, corrupt = _decode_journal(journal.path, journal.first)
     if corrupt:
         quarantine = data_dir / QUARANTINE_DIR
