@@ -1,0 +1,391 @@
+"""The read store: every read query over the SQLite views (schema.sql), on read-only connections.
+
+`ReadStore(db_path)` never writes: connections open `file:<path>?mode=ro` and the projector (the
+one writer) keeps the database in WAL mode, so reads never block it. Methods are synchronous and
+thread-safe (a small pool of connections); async callers use `await store.run(store.method, ...)`,
+which runs the call in a worker thread so an event loop never blocks on SQLite.
+
+A missing database file reads as an empty store (the projector has not created it yet).
+Every value reaches SQLite as a parameter. Aggregates (stats, usage, facets) live in
+store_stats.py and read the roll-up tables, never a scan of all traces.
+"""
+
+from __future__ import annotations
+
+import base64
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
+
+import orjson
+
+from msgtrace.core.errors import QueryError
+from msgtrace.core.models import Span, Trace, TraceQueryParams, TraceSummary
+from msgtrace.projections import store_stats
+from msgtrace.projections.query import compile_query, like_pattern
+from msgtrace.projections.store_rows import (
+    SPAN_COLUMNS,
+    SUMMARY_COLUMNS,
+    segment_row,
+    span_from_row,
+    summary_from_row,
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# sort name -> column; each has an index (column, trace_id) in schema.sql
+SORT_COLUMNS = {
+    "start_time": "start_time",
+    "duration": "duration_ms",
+    "span_count": "span_count",
+    "tokens": "total_tokens",
+    "cost": "cost",
+}
+_NULLABLE_SORT = {"cost"}
+
+
+@dataclass(frozen=True)
+class TracePage:
+    """One page of the trace list; `next_cursor` is None on the last page."""
+
+    traces: list[TraceSummary]
+    total: int
+    next_cursor: str | None
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """A trace created or updated after a live cursor; `cursor` resumes right after it."""
+
+    cursor: str
+    trace: TraceSummary
+
+
+def _schema_sql() -> str:
+    return resources.files("msgtrace.projections").joinpath("schema.sql").read_text()
+
+
+class ReadStore:
+    """Read-only access to the projector's SQLite views. Safe to share between threads."""
+
+    def __init__(self, db_path: str | Path, *, pool_size: int = 4) -> None:
+        self.db_path = Path(db_path)
+        self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._pool_size = pool_size
+        self._lock = threading.Lock()
+        self._open = 0
+        self._closed = False
+
+    # -- connections ----------------------------------------------------------------------------
+    def _connect(self) -> tuple[sqlite3.Connection, bool]:
+        """A connection and whether it may go back to the pool (the empty fallback may not)."""
+        if self.db_path.exists():
+            uri = f"file:{quote(str(self.db_path.resolve()))}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA query_only = 1")
+            has_views = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'traces'"
+            ).fetchone()
+            if has_views:
+                return conn, True
+            conn.close()
+        conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.executescript(_schema_sql())
+        return conn, False
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection inside one read transaction (a consistent snapshot)."""
+        if self._closed:
+            raise RuntimeError("ReadStore is closed")
+        try:
+            conn, poolable = self._pool.get_nowait(), True
+        except queue.Empty:
+            conn, poolable = self._connect()
+        try:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+        if poolable and not self._closed and self._pool.qsize() < self._pool_size:
+            self._pool.put(conn)
+        else:
+            conn.close()
+
+    def close(self) -> None:
+        """Close pooled connections; calls after close raise RuntimeError."""
+        self._closed = True
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                break
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a store method in a worker thread (the event loop never blocks on SQLite)."""
+        import functools
+
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    # -- traces ---------------------------------------------------------------------------------
+    def list_traces(self, params: TraceQueryParams) -> TracePage:
+        """Filtered, sorted page with a total count; keyset `cursor` wins over `offset`."""
+        where, args = filter_sql(params)
+        field, order = params.sort_key
+        column = SORT_COLUMNS[field]
+        direction = "DESC" if order == "desc" else "ASC"
+        page_where = list(where)
+        page_args = list(args)
+        offset = params.offset
+        if params.cursor:
+            value, trace_id = decode_cursor(params.cursor, field, order)
+            clause, cargs = _keyset(column, order, value, trace_id)
+            page_where.append(clause)
+            page_args.extend(cargs)
+            offset = 0
+        sql_where = " AND ".join(page_where) or "1"
+        sql = (
+            f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE {sql_where} "
+            f"ORDER BY {column} {direction}, trace_id {direction} LIMIT ? OFFSET ?"
+        )
+        with self.connection() as conn:
+            rows = conn.execute(sql, [*page_args, params.limit + 1, offset]).fetchall()
+            total_where = " AND ".join(where) or "1"
+            total = conn.execute(
+                f"SELECT count(*) FROM traces WHERE {total_where}", args
+            ).fetchone()[0]
+        more = len(rows) > params.limit
+        rows = rows[: params.limit]
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]
+            sort_value = last[column]
+            next_cursor = encode_cursor(field, order, sort_value, last["trace_id"])
+        return TracePage(
+            traces=[summary_from_row(r) for r in rows],
+            total=total,
+            next_cursor=next_cursor,
+            limit=params.limit,
+            offset=params.offset,
+        )
+
+    def get_trace(self, trace_id: str) -> Trace | None:
+        """The trace with every span sorted by (start_time, span_id), or None."""
+        with self.connection() as conn:
+            row = conn.execute(
+                f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE trace_id = ?", (trace_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            spans = conn.execute(
+                f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = ?", (trace_id,)
+            ).fetchall()
+        summary = summary_from_row(row)
+        span_models = sorted(
+            (span_from_row(s) for s in spans), key=lambda s: (s.start_time, s.span_id)
+        )
+        return Trace.model_construct(**dict(summary), spans=span_models)
+
+    def get_span(self, trace_id: str, span_id: str) -> Span | None:
+        with self.connection() as conn:
+            row = conn.execute(
+                f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = ? AND span_id = ?",
+                (trace_id, span_id),
+            ).fetchone()
+        return span_from_row(row) if row is not None else None
+
+    def trace_exists(self, trace_id: str) -> bool:
+        with self.connection() as conn:
+            return (
+                conn.execute("SELECT 1 FROM traces WHERE trace_id = ?", (trace_id,)).fetchone()
+                is not None
+            )
+
+    def resolve_trace_id(self, prefix: str) -> list[str]:
+        """Trace ids starting with `prefix` (lowercased); at most 2, enough to tell unique."""
+        prefix = prefix.strip().lower()
+        if not prefix:
+            return []
+        upper = prefix + "\uffff"
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? "
+                "ORDER BY trace_id LIMIT 2",
+                (prefix, upper),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def export_rows(self, trace_id: str) -> list[dict[str, Any]]:
+        """The trace's spans as segment rows (schema.py names), for OTLP export."""
+        with self.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_time, span_id",
+                (trace_id,),
+            ).fetchall()
+        return [segment_row(r) for r in rows]
+
+    def iter_summaries(self, params: TraceQueryParams, *, max_rows: int) -> list[TraceSummary]:
+        """Up to `max_rows` summaries matching the filters in the requested order (list export)."""
+        where, args = filter_sql(params)
+        field, order = params.sort_key
+        column = SORT_COLUMNS[field]
+        direction = "DESC" if order == "desc" else "ASC"
+        sql = (
+            f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE {' AND '.join(where) or '1'} "
+            f"ORDER BY {column} {direction}, trace_id {direction} LIMIT ? OFFSET ?"
+        )
+        with self.connection() as conn:
+            rows = conn.execute(sql, [*args, max_rows, params.offset]).fetchall()
+        return [summary_from_row(r) for r in rows]
+
+    # -- live -----------------------------------------------------------------------------------
+    def latest_cursor(self) -> str:
+        """The cursor of the newest change, so a subscriber can start from "now"."""
+        with self.connection() as conn:
+            row = conn.execute(
+                "SELECT updated_at, trace_id FROM traces ORDER BY updated_at DESC, trace_id DESC LIMIT 1"
+            ).fetchone()
+        return live_cursor(row[0], row[1]) if row else live_cursor(0, "")
+
+    def changes_since(self, cursor: str | None, *, limit: int = 500) -> list[Change]:
+        """Traces whose (updated_at, trace_id) is after `cursor`, oldest first."""
+        updated_at, trace_id = parse_live_cursor(cursor) if cursor else (0, "")
+        with self.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE updated_at >= ? "
+                "AND (updated_at > ? OR trace_id > ?) ORDER BY updated_at, trace_id LIMIT ?",
+                (updated_at, updated_at, trace_id, limit),
+            ).fetchall()
+        return [
+            Change(live_cursor(r["updated_at"], r["trace_id"]), summary_from_row(r)) for r in rows
+        ]
+
+    # -- aggregates (store_stats.py) ------------------------------------------------------------
+    def stats(self, **filters: Any) -> dict[str, Any]:
+        with self.connection() as conn:
+            return store_stats.stats(conn, **filters)
+
+    def timeseries(self, **filters: Any) -> dict[str, Any]:
+        with self.connection() as conn:
+            return store_stats.timeseries(conn, **filters)
+
+    def usage(self, **filters: Any) -> dict[str, Any]:
+        with self.connection() as conn:
+            return store_stats.usage(conn, **filters)
+
+    def facet(self, kind: str) -> list[dict[str, Any]]:
+        with self.connection() as conn:
+            return store_stats.facet(conn, kind)
+
+
+# -- filters and cursors ----------------------------------------------------------------------
+def filter_sql(params: TraceQueryParams) -> tuple[list[str], list[Any]]:
+    """WHERE clauses (AND-ed) and their parameters for every filter in `params`."""
+    where: list[str] = []
+    args: list[Any] = []
+    if params.workflow_name is not None:
+        where.append("workflow_name = ?")
+        args.append(params.workflow_name)
+    if params.service is not None:
+        where.append("service_name = ?")
+        args.append(params.service)
+    if params.has_errors is True:
+        where.append("error_count > 0")
+    elif params.has_errors is False:
+        where.append("error_count = 0")
+    if params.min_duration_ms is not None:
+        where.append("duration_ms >= ?")
+        args.append(params.min_duration_ms)
+    if params.max_duration_ms is not None:
+        where.append("duration_ms <= ?")
+        args.append(params.max_duration_ms)
+    if params.start_time is not None:
+        where.append("start_time >= ?")
+        args.append(params.start_time)
+    if params.end_time is not None:
+        where.append("start_time <= ?")
+        args.append(params.end_time)
+    if params.model is not None:
+        where.append("trace_id IN (SELECT m.trace_id FROM trace_models m WHERE m.model = ?)")
+        args.append(params.model)
+    if params.min_cost is not None:
+        where.append("cost >= ?")
+        args.append(params.min_cost)
+    if params.search:
+        text = params.search.strip()
+        like = like_pattern(text)
+        where.append(
+            "(trace_id GLOB ? OR workflow_name LIKE ? ESCAPE '\\' OR service_name LIKE ? ESCAPE '\\'"
+            " OR root_span_name LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM spans s"
+            " WHERE s.trace_id = traces.trace_id AND s.name LIKE ? ESCAPE '\\'))"
+        )
+        args.extend([text.lower().replace("[", "[[]") + "*", like, like, like, like])
+    if params.q and params.q.strip():
+        compiled = compile_query(params.q)
+        where.append(compiled.sql)
+        args.extend(compiled.params)
+    return where, args
+
+
+def _keyset(column: str, order: str, value: Any, trace_id: str) -> tuple[str, list[Any]]:
+    """Rows strictly after (value, trace_id) in the list order. NULLs sort first ascending."""
+    cmp = "<" if order == "desc" else ">"
+    if column not in _NULLABLE_SORT:
+        return f"({column}, trace_id) {cmp} (?, ?)", [value, trace_id]
+    if value is None:
+        if order == "desc":  # NULLs come last: only NULLs with a smaller id remain
+            return f"({column} IS NULL AND trace_id < ?)", [trace_id]
+        return f"(({column} IS NULL AND trace_id > ?) OR {column} IS NOT NULL)", [trace_id]
+    if order == "desc":
+        return f"(({column}, trace_id) < (?, ?) OR {column} IS NULL)", [value, trace_id]
+    return f"({column}, trace_id) > (?, ?)", [value, trace_id]
+
+
+def encode_cursor(field: str, order: str, value: Any, trace_id: str) -> str:
+    raw = orjson.dumps([field, order, value, trace_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, field: str, order: str) -> tuple[Any, str]:
+    """(sort value, trace_id) of a cursor; QueryError when it is malformed or for another sort."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        c_field, c_order, value, trace_id = orjson.loads(raw)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise QueryError("cursor: not a cursor returned by this API") from None
+    if (c_field, c_order) != (field, order):
+        raise QueryError(f"cursor: it belongs to sort {c_field} {c_order}, not {field} {order}")
+    if not isinstance(trace_id, str) or not (value is None or isinstance(value, int | float)):
+        raise QueryError("cursor: not a cursor returned by this API")
+    return value, trace_id
+
+
+def live_cursor(updated_at: int, trace_id: str) -> str:
+    return f"{updated_at}-{trace_id}"
+
+
+def parse_live_cursor(cursor: str) -> tuple[int, str]:
+    """(updated_at, trace_id) of a live cursor; QueryError when malformed."""
+    head, _, trace_id = cursor.partition("-")
+    if not head.isdigit():
+        raise QueryError("Last-Event-ID: not a cursor sent by /api/v1/live")
+    return int(head), trace_id

@@ -1,0 +1,184 @@
+"""Row mapping for the read store: SQLite view rows to `Span`/`TraceSummary` and segment rows.
+
+Rows are trusted (the projector wrote them), so models are built with `model_construct`: a
+10,000-span trace must not pay pydantic validation twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from msgtrace.core.models import (
+    SPAN_KINDS,
+    STATUS_CODES,
+    LLMUsage,
+    Span,
+    SpanEvent,
+    SpanLink,
+    SpanScope,
+    SpanStatus,
+    TraceSummary,
+)
+
+SUMMARY_COLUMNS = (
+    "trace_id, start_time, end_time, duration_ms, root_span_name, workflow_name, service_name, "
+    "status, span_count, error_count, input_tokens, output_tokens, cached_tokens, "
+    "reasoning_tokens, total_tokens, cost, models, session_id, user_id, has_root, updated_at"
+)
+
+SPAN_COLUMNS = (
+    "trace_id, span_id, parent_span_id, name, kind, start_time, end_time, duration_ms, "
+    "status_code, status_message, service_name, trace_state, flags, attributes, events, links, "
+    "resource_attributes, scope_name, scope_version, span_type, model, provider, input_tokens, "
+    "output_tokens, cached_tokens, reasoning_tokens, total_tokens, cost, cost_source, "
+    "counts_usage, log_offset"
+)
+
+_LLM_FIELDS = (
+    "model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost",
+)
+
+
+def _json(text: str | None, default: Any) -> Any:
+    if not text:
+        return default
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return default
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def summary_from_row(row: sqlite3.Row) -> TraceSummary:
+    status = row["status"] if row["status"] in ("ok", "error", "unset") else "unset"
+    models = _json(row["models"], [])
+    return TraceSummary.model_construct(
+        trace_id=row["trace_id"],
+        start_time=row["start_time"],
+        end_time=row["end_time"],
+        duration_ms=float(row["duration_ms"]),
+        root_span_name=row["root_span_name"],
+        workflow_name=row["workflow_name"],
+        service_name=row["service_name"],
+        status=status,
+        span_count=row["span_count"],
+        error_count=row["error_count"],
+        input_tokens=row["input_tokens"] or 0,
+        output_tokens=row["output_tokens"] or 0,
+        cached_tokens=row["cached_tokens"] or 0,
+        reasoning_tokens=row["reasoning_tokens"] or 0,
+        total_tokens=row["total_tokens"] or 0,
+        cost=row["cost"],
+        models=[str(m) for m in models] if isinstance(models, list) else [],
+        session_id=row["session_id"],
+        user_id=row["user_id"],
+        in_progress=not row["has_root"],
+        updated_at=row["updated_at"],
+    )
+
+
+def span_from_row(row: sqlite3.Row) -> Span:
+    kind = row["kind"]
+    code = row["status_code"]
+    attributes = _json(row["attributes"], {})
+    events = [
+        SpanEvent.model_construct(
+            name=str(e.get("name", "")),
+            timestamp=_int(e.get("time_unix_nano", e.get("timestamp", 0))),
+            attributes=e.get("attributes") or {},
+        )
+        for e in _json(row["events"], [])
+        if isinstance(e, dict)
+    ]
+    links = [
+        SpanLink.model_construct(
+            trace_id=str(link.get("trace_id", "")),
+            span_id=str(link.get("span_id", "")),
+            trace_state=link.get("trace_state"),
+            attributes=link.get("attributes") or {},
+        )
+        for link in _json(row["links"], [])
+        if isinstance(link, dict)
+    ]
+    llm = None
+    if row["span_type"] == "llm" or any(row[f] is not None for f in _LLM_FIELDS):
+        llm = LLMUsage.model_construct(
+            **{f: row[f] for f in _LLM_FIELDS},
+            cost_source=row["cost_source"] if row["cost_source"] in ("span", "computed") else None,
+            counts_usage=bool(row["counts_usage"]),
+        )
+    return Span.model_construct(
+        trace_id=row["trace_id"],
+        span_id=row["span_id"],
+        parent_span_id=row["parent_span_id"] or None,
+        name=row["name"],
+        kind=SPAN_KINDS[kind] if 0 <= kind < len(SPAN_KINDS) else "UNSPECIFIED",
+        start_time=row["start_time"],
+        end_time=row["end_time"],
+        duration_ms=float(row["duration_ms"]),
+        status=SpanStatus.model_construct(
+            code=STATUS_CODES[code] if 0 <= code < len(STATUS_CODES) else "UNSET",
+            message=row["status_message"],
+        ),
+        attributes=attributes if isinstance(attributes, dict) else {},
+        events=events,
+        links=links,
+        resource_attributes=_json(row["resource_attributes"], {}),
+        service_name=row["service_name"],
+        scope=SpanScope.model_construct(name=row["scope_name"], version=row["scope_version"]),
+        span_type=row["span_type"],
+        llm=llm,
+    )
+
+
+def segment_row(row: sqlite3.Row) -> dict[str, Any]:
+    """A view row as a segment row (msgtrace.core.schema column names), for OTLP export.
+
+    The views do not keep dropped counts, schema URLs or scope attributes; those come back empty.
+    """
+    return {
+        "offset": row["log_offset"],
+        "received_time_unix_nano": 0,
+        "trace_id": row["trace_id"],
+        "span_id": row["span_id"],
+        "parent_span_id": row["parent_span_id"] or None,
+        "trace_state": row["trace_state"],
+        "flags": row["flags"],
+        "name": row["name"],
+        "kind": row["kind"],
+        "start_time_unix_nano": row["start_time"],
+        "end_time_unix_nano": row["end_time"],
+        "status_code": row["status_code"],
+        "status_message": row["status_message"],
+        "attributes": row["attributes"],
+        "dropped_attributes_count": 0,
+        "events": row["events"],
+        "dropped_events_count": 0,
+        "links": row["links"],
+        "dropped_links_count": 0,
+        "service_name": row["service_name"],
+        "resource_attributes": row["resource_attributes"],
+        "resource_dropped_attributes_count": 0,
+        "resource_schema_url": None,
+        "scope_name": row["scope_name"],
+        "scope_version": row["scope_version"],
+        "scope_attributes": "{}",
+        "scope_dropped_attributes_count": 0,
+        "scope_schema_url": None,
+    }
