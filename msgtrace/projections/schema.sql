@@ -5,7 +5,8 @@
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
-);  -- 'schema_version', 'checkpoint' (last applied log offset), 'unpriced_models' (JSON)
+);  -- 'schema_version', 'checkpoint' (last applied log offset), 'unpriced_models' (JSON),
+    -- 'segments_checkpoint' / 'tombstones_checkpoint' (last applied offset of each kind)
 
 CREATE TABLE IF NOT EXISTS spans (
     trace_id         TEXT    NOT NULL,
@@ -40,10 +41,15 @@ CREATE TABLE IF NOT EXISTS spans (
     cost_source      TEXT,                       -- 'span' | 'computed' | NULL (unknown)
     counts_usage     INTEGER NOT NULL DEFAULT 0, -- 1 when this span's usage counts toward its trace
     log_offset       INTEGER NOT NULL,           -- offset of the first copy applied
+    operation        TEXT,                       -- gen_ai.operation.name
+    workflow_name    TEXT,                       -- workflow.name, or module.name of a msgflux flow span
+    session_id       TEXT,                       -- session.id / gen_ai.conversation.id
+    user_id          TEXT,                       -- user.id
     PRIMARY KEY (trace_id, span_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS spans_name ON spans (name, trace_id);
 CREATE INDEX IF NOT EXISTS spans_parent ON spans (trace_id, parent_span_id);
+CREATE INDEX IF NOT EXISTS spans_usage ON spans (start_time) WHERE counts_usage = 1;
 
 CREATE TABLE IF NOT EXISTS traces (
     trace_id         TEXT    PRIMARY KEY,
@@ -109,6 +115,10 @@ CREATE TABLE IF NOT EXISTS usage_rollup (
     errors           INTEGER NOT NULL,
     duration_ms_sum  REAL    NOT NULL,
     duration_ms_max  REAL    NOT NULL,
+    -- exact integer shadows of the REAL columns above (sums stay exact under any apply order)
+    cost_pico        INTEGER NOT NULL DEFAULT 0, -- cost in 1e-12 currency units
+    duration_ns_sum  INTEGER NOT NULL DEFAULT 0,
+    duration_ns_max  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (bucket_start, model, workflow_name, service_name)
 ) WITHOUT ROWID;
 
@@ -127,6 +137,9 @@ CREATE TABLE IF NOT EXISTS trace_rollup (
     output_tokens    INTEGER NOT NULL,
     total_tokens     INTEGER NOT NULL,
     cost             REAL    NOT NULL,
+    cost_pico        INTEGER NOT NULL DEFAULT 0, -- exact integer shadows, as in usage_rollup
+    duration_ns_sum  INTEGER NOT NULL DEFAULT 0,
+    duration_ns_max  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (bucket_start, workflow_name, service_name)
 ) WITHOUT ROWID;
 
@@ -137,4 +150,13 @@ CREATE TABLE IF NOT EXISTS duration_histogram (
     bin          INTEGER NOT NULL,
     traces       INTEGER NOT NULL,
     PRIMARY KEY (bucket_start, bin)
+) WITHOUT ROWID;
+
+
+-- every tombstone applied (trace_id '' = all traces): a span is visible only when its offset is
+-- above every tombstone of its trace, so late spans and late tombstones resolve the same way
+CREATE TABLE IF NOT EXISTS tombstones (
+    log_offset INTEGER NOT NULL,
+    trace_id   TEXT    NOT NULL,
+    PRIMARY KEY (trace_id, log_offset)
 ) WITHOUT ROWID;

@@ -1,0 +1,252 @@
+"""Roll-ups maintained by difference: subtract a touched trace's previous contribution, add its new one.
+
+Every additive column is kept as an exact integer (costs in 1e-12 units, durations in ns; the REAL
+columns are derived from them), so any apply order gives identical rows, and rows whose count
+reaches zero are deleted. A maximum cannot be subtracted: when a removed contribution held a key's
+maximum, the maximum is recomputed from the traces/spans tables for that key.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import polars as pl
+
+from msgtrace.projections.apply_llm import exact_div
+from msgtrace.projections.apply_traces import cost_pico
+
+MINUTE_NS = 60_000_000_000
+HOUR_NS = 3_600_000_000_000
+_NO_MAX = -(2**62)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    table: str
+    keys: tuple[str, ...]
+    sums: tuple[str, ...]  # additive integer columns (the first one is the row's count)
+    derived: tuple[tuple[str, str, float], ...]  # (REAL column, integer column, divisor)
+    max_column: str | None  # integer max column, its REAL twin is derived the same way
+    max_sql: str | None  # recompute query: params = key values (bucket as [lo, hi) ns first)
+    bucket_ns: int
+
+
+USAGE = Rollup(
+    table="usage_rollup",
+    keys=("bucket_start", "model", "workflow_name", "service_name"),
+    sums=(
+        "calls",
+        "input_tokens",
+        "output_tokens",
+        "cached_tokens",
+        "reasoning_tokens",
+        "total_tokens",
+        "unpriced_calls",
+        "errors",
+        "cost_pico",
+        "duration_ns_sum",
+    ),
+    derived=(("cost", "cost_pico", 1e12), ("duration_ms_sum", "duration_ns_sum", 1e6)),
+    max_column="duration_ns_max",
+    max_sql=(
+        "SELECT max(s.end_time - s.start_time) FROM spans s JOIN traces t ON t.trace_id = s.trace_id"
+        " WHERE s.counts_usage = 1 AND s.start_time >= ? AND s.start_time < ?"
+        " AND coalesce(s.model, '') = ? AND coalesce(t.workflow_name, '') = ?"
+        " AND coalesce(s.service_name, '') = ?"
+    ),
+    bucket_ns=MINUTE_NS,
+)
+
+TRACES = Rollup(
+    table="trace_rollup",
+    keys=("bucket_start", "workflow_name", "service_name"),
+    sums=(
+        "traces",
+        "error_traces",
+        "spans",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        "cost_pico",
+        "duration_ns_sum",
+    ),
+    derived=(("cost", "cost_pico", 1e12), ("duration_ms_sum", "duration_ns_sum", 1e6)),
+    max_column="duration_ns_max",
+    max_sql=(
+        "SELECT max(end_time - start_time) FROM traces WHERE start_time >= ? AND start_time < ?"
+        " AND coalesce(workflow_name, '') = ? AND coalesce(service_name, '') = ?"
+    ),
+    bucket_ns=MINUTE_NS,
+)
+
+HISTOGRAM = Rollup(
+    table="duration_histogram",
+    keys=("bucket_start", "bin"),
+    sums=("traces",),
+    derived=(),
+    max_column=None,
+    max_sql=None,
+    bucket_ns=HOUR_NS,
+)
+
+ROLLUPS = (USAGE, TRACES, HISTOGRAM)
+
+
+def _bucket(column: str, bucket_ns: int) -> pl.Expr:
+    return (pl.col(column).floordiv(bucket_ns) * (bucket_ns // 1_000_000_000)).alias("bucket_start")
+
+
+def usage_contributions(spans: pl.DataFrame, summary: pl.DataFrame) -> pl.DataFrame:
+    """One row per span counting usage, keyed like usage_rollup."""
+    counted = spans.filter(pl.col("counts_usage")).join(
+        summary.select("trace_id", pl.col("workflow_name").alias("_trace_workflow")),
+        on="trace_id",
+    )
+    return counted.select(
+        "trace_id",
+        "span_id",
+        _bucket("start_time", MINUTE_NS),
+        pl.col("model").fill_null(""),
+        pl.col("_trace_workflow").fill_null("").alias("workflow_name"),
+        pl.col("service_name").fill_null(""),
+        pl.lit(1, dtype=pl.Int64).alias("calls"),
+        *[
+            pl.col(c).fill_null(0).cast(pl.Int64)
+            for c in (
+                "input_tokens",
+                "output_tokens",
+                "cached_tokens",
+                "reasoning_tokens",
+                "total_tokens",
+            )
+        ],
+        pl.col("cost").is_null().cast(pl.Int64).alias("unpriced_calls"),
+        (pl.col("status_code") == 2).cast(pl.Int64).alias("errors"),
+        cost_pico().fill_null(0).alias("cost_pico"),
+        (pl.col("end_time") - pl.col("start_time")).alias("duration_ns_sum"),
+    )
+
+
+def trace_contributions(summary: pl.DataFrame) -> pl.DataFrame:
+    return summary.select(
+        "trace_id",
+        _bucket("start_time", MINUTE_NS),
+        pl.col("workflow_name").fill_null(""),
+        pl.col("service_name").fill_null(""),
+        pl.lit(1, dtype=pl.Int64).alias("traces"),
+        (pl.col("error_count") > 0).cast(pl.Int64).alias("error_traces"),
+        pl.col("span_count").alias("spans"),
+        pl.col("error_count").alias("errors"),
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        pl.col("cost_pico").fill_null(0),
+        pl.col("duration_ns").alias("duration_ns_sum"),
+    )
+
+
+def histogram_contributions(summary: pl.DataFrame) -> pl.DataFrame:
+    ms = exact_div(pl.col("duration_ns"), 1_000_000)
+    return summary.select(
+        "trace_id",
+        _bucket("start_time", HOUR_NS),
+        pl.when(ms < 1).then(0).otherwise((ms.log(2) * 4).floor()).cast(pl.Int64).alias("bin"),
+        pl.lit(1, dtype=pl.Int64).alias("traces"),
+    )
+
+
+def apply_delta(
+    conn: sqlite3.Connection, rollup: Rollup, old: pl.DataFrame, new: pl.DataFrame
+) -> None:
+    """Replace contributions `old` by `new` in `rollup.table` (inside the caller's transaction)."""
+    if old.height == 0 and new.height == 0:
+        return
+    identity = [c for c in old.columns]
+    signed = pl.concat(
+        [
+            old.with_columns(pl.lit(-1, dtype=pl.Int64).alias("_sign")),
+            new.select(identity).with_columns(pl.lit(1, dtype=pl.Int64).alias("_sign")),
+        ]
+    )
+    # identical old and new contributions cancel out before touching SQLite
+    changed = signed.group_by(identity).agg(pl.col("_sign").sum()).filter(pl.col("_sign") != 0)
+    if changed.height == 0:
+        return
+    keys = list(rollup.keys)
+    dur = "duration_ns_sum"
+    aggs = [(pl.col(c) * pl.col("_sign")).sum().alias(c) for c in rollup.sums]
+    if rollup.max_column is not None:
+        aggs.append(
+            pl.col(dur)
+            .filter(pl.col("_sign") > 0)
+            .max()
+            .fill_null(_NO_MAX)
+            .alias(rollup.max_column)
+        )
+        aggs.append(pl.col(dur).filter(pl.col("_sign") < 0).max().alias("_removed_max"))
+    delta = changed.group_by(keys).agg(aggs)
+
+    recompute: list[tuple[object, ...]] = []
+    if rollup.max_column is not None:
+        removed = delta.filter(pl.col("_removed_max").is_not_null())
+        where = " AND ".join(f"{k} = ?" for k in keys)
+        for row in removed.select(*keys, "_removed_max").iter_rows():
+            current = conn.execute(
+                f"SELECT {rollup.max_column} FROM {rollup.table} WHERE {where}", row[:-1]
+            ).fetchone()
+            if current is not None and row[-1] >= current[0]:
+                recompute.append(row[:-1])
+        delta = delta.drop("_removed_max")
+
+    columns = [*keys, *rollup.sums]
+    values = [*keys, *rollup.sums]
+    updates = [f"{c} = {c} + excluded.{c}" for c in rollup.sums]
+    for real, integer, divisor in rollup.derived:
+        columns.append(real)
+        values.append(f"{integer} / {divisor!r}")
+        updates.append(f"{real} = ({integer} + excluded.{integer}) / {divisor!r}")
+    if rollup.max_column is not None:
+        columns += [rollup.max_column, "duration_ms_max"]
+        values += [rollup.max_column, f"{rollup.max_column} / 1e6"]
+        updates.append(
+            f"{rollup.max_column} = max({rollup.max_column}, excluded.{rollup.max_column})"
+        )
+        updates.append(
+            f"duration_ms_max = max({rollup.max_column}, excluded.{rollup.max_column}) / 1e6"
+        )
+    params = ", ".join(
+        f"? AS {c}"
+        for c in [*keys, *rollup.sums, *([rollup.max_column] if rollup.max_column else [])]
+    )
+    ordered = delta.select(*keys, *rollup.sums, *([rollup.max_column] if rollup.max_column else []))
+    sql = (
+        f"INSERT INTO {rollup.table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM (SELECT {params}) WHERE true "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(updates)}"
+    )
+    conn.executemany(sql, ordered.iter_rows())
+    count = rollup.sums[0]
+    conn.execute(f"DELETE FROM {rollup.table} WHERE {count} = 0")
+    if rollup.max_sql is not None and rollup.max_column is not None:
+        _recompute_max(conn, rollup, recompute)
+
+
+def _recompute_max(
+    conn: sqlite3.Connection, rollup: Rollup, keys: list[tuple[object, ...]]
+) -> None:
+    assert rollup.max_sql is not None and rollup.max_column is not None
+    where = " AND ".join(f"{k} = ?" for k in rollup.keys)
+    step = rollup.bucket_ns // 1_000_000_000
+    for key in keys:
+        bucket = int(key[0])  # type: ignore[call-overload]
+        lo, hi = bucket * 1_000_000_000, (bucket + step) * 1_000_000_000
+        row = conn.execute(rollup.max_sql, (lo, hi, *key[1:])).fetchone()
+        if row is None or row[0] is None:
+            continue  # the key's row was deleted (count reached zero)
+        conn.execute(
+            f"UPDATE {rollup.table} SET {rollup.max_column} = ?, duration_ms_max = ? / 1e6 "
+            f"WHERE {where}",
+            (row[0], row[0], *key),
+        )

@@ -1,0 +1,460 @@
+"""The projector: applies the log (segments and tombstones) to the SQLite views, batch by batch.
+
+Invariants:
+- One SQLite transaction per batch, holding the views' changes and the checkpoints together, so a
+  crash at any point leaves the views exactly as of some batch boundary; the next run continues.
+- A span (trace_id, span_id) is visible iff its offset is above every tombstone of its trace (and
+  every delete-all tombstone); among its visible copies the first (lowest offset) wins. Applying a
+  segment twice, or a span seen again later, changes nothing.
+- Every derived row of a touched trace is recomputed from the trace's complete stored span set,
+  so the views equal a clean reindex whatever order or batching the spans arrived in.
+- Several projectors on one database cooperate: each batch re-reads the checkpoints inside
+  `BEGIN IMMEDIATE` and is re-planned when another writer got there first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from msgtrace.core.llm import PriceTable
+from msgtrace.projections import apply_rollups as rollups
+from msgtrace.projections import apply_traces as traces
+from msgtrace.projections import log_source, sqlite_writer
+from msgtrace.projections.apply_llm import exact_div, normalise_frame
+from msgtrace.segments import naming
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (rows applied so far, rows pending at start)
+
+DEFAULT_BATCH_SPANS = 20_000
+
+# spans columns the per-trace derivations need (read back for touched traces)
+STATE_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "start_time",
+    "end_time",
+    "status_code",
+    "service_name",
+    "span_type",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost",
+    "counts_usage",
+    "log_offset",
+    "workflow_name",
+    "session_id",
+    "user_id",
+)
+
+SPAN_INSERT_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "status_code",
+    "status_message",
+    "service_name",
+    "trace_state",
+    "flags",
+    "attributes",
+    "events",
+    "links",
+    "resource_attributes",
+    "scope_name",
+    "scope_version",
+    "span_type",
+    "model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost",
+    "cost_source",
+    "counts_usage",
+    "log_offset",
+    "operation",
+    "workflow_name",
+    "session_id",
+    "user_id",
+)
+
+TRACE_COLUMNS = tuple(c for c in traces.SUMMARY_SCHEMA if c not in ("cost_pico", "duration_ns"))
+
+_CLEARED_ON_DELETE_ALL = (
+    "spans",
+    "traces",
+    "trace_models",
+    "usage_rollup",
+    "trace_rollup",
+    "duration_histogram",
+)
+
+
+class _Replan(Exception):
+    """Another writer moved the checkpoints since the batch was planned."""
+
+
+@dataclass
+class _Checkpoints:
+    segments: int
+    tombstones: int
+
+
+class Projector:
+    """Applies the log under `data_dir` to the SQLite views in `db_path` (the only writer)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        db_path: Path,
+        *,
+        price_table: Path | None = None,
+        batch_spans: int = DEFAULT_BATCH_SPANS,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.db_path = Path(db_path)
+        self.prices = PriceTable.load(price_table)
+        self.batch_spans = batch_spans
+        self.conn = sqlite_writer.connect(self.db_path)
+        if sqlite_writer.needs_rebuild(self.conn):
+            log.info("projection schema changed: rebuilding %s", self.db_path)
+            self._reset()
+        else:
+            self.conn.execute("BEGIN IMMEDIATE")
+            sqlite_writer.create_schema(self.conn)
+            self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Projector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public surface -------------------------------------------------------------------
+
+    def checkpoint(self) -> int:
+        """The last applied log offset (segments or tombstones, whichever is higher)."""
+        return sqlite_writer.get_meta_int(self.conn, "checkpoint")
+
+    def apply_pending(
+        self, progress: Progress | None = None, stop: threading.Event | None = None
+    ) -> int:
+        """Apply every pending segment/tombstone row in offset order; returns span rows read.
+
+        Stops between batches when `stop` is set."""
+        applied = 0
+        while True:
+            cp = self._checkpoints()
+            batches = log_source.plan_batches(self.data_dir, cp.segments, self.batch_spans)
+            total = sum(b.rows for b in batches)
+            replanned = False
+            for batch in batches:
+                if stop is not None and stop.is_set():
+                    return applied
+                try:
+                    self._apply_batch(batch, cp)
+                except _Replan:
+                    replanned = True
+                    break
+                cp = _Checkpoints(batch.last, max(cp.tombstones, self._checkpoints().tombstones))
+                applied += batch.rows
+                if progress is not None:
+                    progress(applied, total)
+            if replanned:
+                continue
+            # tombstones beyond the last segment (or with no segments at all)
+            try:
+                if self._apply_batch(None, cp):
+                    continue
+            except _Replan:
+                continue
+            return applied
+
+    def reindex(self, progress: Progress | None = None) -> int:
+        """Drop every projection table, recreate them and apply the whole log."""
+        self._reset()
+        return self.apply_pending(progress)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+        sqlite_writer.drop_schema(self.conn)
+        sqlite_writer.create_schema(self.conn)
+        self.conn.execute("COMMIT")
+
+    def _checkpoints(self) -> _Checkpoints:
+        return _Checkpoints(
+            sqlite_writer.get_meta_int(self.conn, "segments_checkpoint"),
+            sqlite_writer.get_meta_int(self.conn, "tombstones_checkpoint"),
+        )
+
+    def _apply_batch(self, batch: log_source.PlannedBatch | None, planned: _Checkpoints) -> bool:
+        """Apply `batch` (or only new tombstones when None). Returns whether anything changed."""
+        rows = (
+            log_source.read_spans(batch.files, batch.after, batch.last)
+            if batch is not None
+            else log_source.empty_spans()
+        )
+        tombs = log_source.read_tombstones(self.data_dir, planned.tombstones)
+        if batch is None and tombs.height == 0:
+            return False
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cp = self._checkpoints()
+            if cp.segments != planned.segments or cp.tombstones > planned.tombstones:
+                raise _Replan()
+            tombs = tombs.filter(pl.col("offset") > cp.tombstones)
+            self._apply(rows, tombs, cp.segments)
+            seg_cp = batch.last if batch is not None else cp.segments
+            tomb_cp = max([cp.tombstones, *tombs.get_column("offset").to_list()])
+            sqlite_writer.set_meta(conn, "segments_checkpoint", seg_cp)
+            sqlite_writer.set_meta(conn, "tombstones_checkpoint", tomb_cp)
+            sqlite_writer.set_meta(conn, "checkpoint", max(seg_cp, tomb_cp))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return True
+
+    def _apply(self, rows: pl.DataFrame, tombs: pl.DataFrame, seg_cp: int) -> None:
+        conn = self.conn
+        touched: set[str] = set()
+        if tombs.height:
+            sqlite_writer.insert_rows(
+                conn,
+                "tombstones",
+                ("log_offset", "trace_id"),
+                tombs.iter_rows(),
+                verb="INSERT OR IGNORE",
+            )
+            delete_all = tombs.filter(pl.col("trace_id") == "")
+            if delete_all.height and int(delete_all.get_column("offset").max()) > seg_cp:  # type: ignore[arg-type]
+                # every stored span is older than this delete-all: drop the views wholesale
+                for table in _CLEARED_ON_DELETE_ALL:
+                    conn.execute(f"DELETE FROM {table}")
+            late = tombs.filter(pl.col("offset") <= seg_cp)
+            if late.height:
+                rows = pl.concat([rows, self._reread_after_late(late, seg_cp)])
+                if (late.get_column("trace_id") == "").any():
+                    t = int(late.filter(pl.col("trace_id") == "").get_column("offset").max())  # type: ignore[arg-type]
+                    touched.update(
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT DISTINCT trace_id FROM spans WHERE log_offset < ?", (t,)
+                        )
+                    )
+            touched.update(t for t in tombs.get_column("trace_id").to_list() if t)
+        touched.update(rows.get_column("trace_id").unique().to_list())
+        if not touched:
+            return
+        sqlite_writer.fill_temp_ids(conn, "_touched", touched)
+        kill = self._kill_offsets()
+        rows = _visible(rows.rename({"offset": "log_offset"}), kill)
+        rows = rows.sort("log_offset", maintain_order=True).unique(
+            ["trace_id", "span_id"], keep="first", maintain_order=True
+        )
+        old = self._load_state()
+        survivors = _visible(old, kill)
+        fresh = rows.join(
+            survivors.select("trace_id", "span_id"), on=["trace_id", "span_id"], how="anti"
+        )
+        fresh, unpriced = normalise_frame(_segment_to_span(fresh), self.prices)
+
+        fresh_state = fresh.with_columns(pl.lit(False).alias("counts_usage")).select(STATE_COLUMNS)
+        state = pl.concat([survivors, fresh_state], how="vertical_relaxed")
+        state = state.with_columns(traces.counts_usage(state))
+        old_summary = traces.summarise(old)
+        new_summary = traces.summarise(state)
+
+        self._write_spans(old, survivors, fresh, state)
+        self._write_traces(old_summary, new_summary, state)
+        for rollup, contributions in (
+            (rollups.USAGE, lambda sp, su: rollups.usage_contributions(sp, su)),
+            (rollups.TRACES, lambda sp, su: rollups.trace_contributions(su)),
+            (rollups.HISTOGRAM, lambda sp, su: rollups.histogram_contributions(su)),
+        ):
+            rollups.apply_delta(
+                conn, rollup, contributions(old, old_summary), contributions(state, new_summary)
+            )
+        if unpriced:
+            self._add_unpriced(unpriced)
+
+    def _reread_after_late(self, late: pl.DataFrame, seg_cp: int) -> pl.DataFrame:
+        """Rows a late tombstone may have hidden: copies above it that lost to an older copy."""
+        lo = int(late.get_column("offset").min())  # type: ignore[arg-type]
+        ids = late.get_column("trace_id").to_list()
+        trace_ids = None if "" in ids else sorted(set(ids))
+        files = [
+            f for f in naming.live_segments(self.data_dir) if lo < f.last and f.first <= seg_cp
+        ]
+        return log_source.read_spans(files, lo, seg_cp, trace_ids)
+
+    def _kill_offsets(self) -> tuple[pl.DataFrame, int]:
+        """Per touched trace: the offset of its latest tombstone (trace or delete-all)."""
+        all_row = self.conn.execute(
+            "SELECT max(log_offset) FROM tombstones WHERE trace_id = ''"
+        ).fetchone()
+        kill_all = int(all_row[0]) if all_row and all_row[0] is not None else 0
+        per_trace = self.conn.execute(
+            "SELECT t.trace_id, max(t.log_offset) FROM tombstones t "
+            "JOIN _touched u ON u.trace_id = t.trace_id GROUP BY t.trace_id"
+        ).fetchall()
+        frame = pl.DataFrame(
+            per_trace, schema={"trace_id": pl.String, "_kill": pl.Int64}, orient="row"
+        )
+        frame = frame.with_columns(pl.max_horizontal("_kill", pl.lit(kill_all)).alias("_kill"))
+        return frame, kill_all
+
+    def _load_state(self) -> pl.DataFrame:
+        cur = self.conn.execute(
+            f"SELECT {', '.join('s.' + c for c in STATE_COLUMNS)} FROM spans s "
+            "JOIN _touched u ON u.trace_id = s.trace_id"
+        )
+        return pl.DataFrame(cur.fetchall(), schema=_STATE_SCHEMA, orient="row").with_columns(
+            pl.col("counts_usage").cast(pl.Boolean)
+        )
+
+    def _write_spans(
+        self, old: pl.DataFrame, survivors: pl.DataFrame, fresh: pl.DataFrame, state: pl.DataFrame
+    ) -> None:
+        conn = self.conn
+        keys = ["trace_id", "span_id"]
+        gone = old.join(survivors.select(keys), on=keys, how="anti")
+        if gone.height:
+            conn.executemany(
+                "DELETE FROM spans WHERE trace_id = ? AND span_id = ?",
+                gone.select(keys).iter_rows(),
+            )
+        flipped = (
+            survivors.select(*keys, pl.col("counts_usage").alias("_was"))
+            .join(state.select(*keys, "counts_usage"), on=keys)
+            .filter(pl.col("_was") != pl.col("counts_usage"))
+        )
+        if flipped.height:
+            conn.executemany(
+                "UPDATE spans SET counts_usage = ? WHERE trace_id = ? AND span_id = ?",
+                flipped.select(pl.col("counts_usage").cast(pl.Int64), *keys).iter_rows(),
+            )
+        if fresh.height:
+            counted = fresh.drop("counts_usage", strict=False).join(
+                state.select(*keys, "counts_usage"), on=keys, how="left"
+            )
+            out = counted.select(
+                [
+                    pl.col("counts_usage").cast(pl.Int64) if c == "counts_usage" else pl.col(c)
+                    for c in SPAN_INSERT_COLUMNS
+                ]
+            )
+            sqlite_writer.insert_rows(conn, "spans", SPAN_INSERT_COLUMNS, out.iter_rows())
+
+    def _write_traces(
+        self, old_summary: pl.DataFrame, new_summary: pl.DataFrame, state: pl.DataFrame
+    ) -> None:
+        conn = self.conn
+        vanished = old_summary.join(new_summary.select("trace_id"), on="trace_id", how="anti")
+        if vanished.height:
+            conn.executemany(
+                "DELETE FROM traces WHERE trace_id = ?", vanished.select("trace_id").iter_rows()
+            )
+        changed = new_summary.join(
+            old_summary, on=list(new_summary.columns), how="anti", nulls_equal=True
+        )
+        if changed.height:
+            now = time.time_ns()
+            sqlite_writer.insert_rows(
+                conn,
+                "traces",
+                (*TRACE_COLUMNS, "updated_at"),
+                changed.select(*TRACE_COLUMNS, pl.lit(now).alias("updated_at")).iter_rows(),
+                verb="INSERT OR REPLACE",
+            )
+        conn.execute("DELETE FROM trace_models WHERE trace_id IN (SELECT trace_id FROM _touched)")
+        models = traces.trace_models(new_summary, state)
+        if models.height:
+            sqlite_writer.insert_rows(
+                conn,
+                "trace_models",
+                ("model", "start_time", "trace_id"),
+                models.iter_rows(),
+                verb="INSERT OR IGNORE",
+            )
+
+    def _add_unpriced(self, models: set[str]) -> None:
+        current = sqlite_writer.get_meta(self.conn, "unpriced_models", "[]") or "[]"
+        merged = sorted(set(orjson.loads(current)) | models)
+        sqlite_writer.set_meta(self.conn, "unpriced_models", orjson.dumps(merged).decode())
+
+
+_STATE_SCHEMA: dict[str, pl.DataType] = {
+    "trace_id": pl.String(),
+    "span_id": pl.String(),
+    "parent_span_id": pl.String(),
+    "name": pl.String(),
+    "start_time": pl.Int64(),
+    "end_time": pl.Int64(),
+    "status_code": pl.Int64(),
+    "service_name": pl.String(),
+    "span_type": pl.String(),
+    "model": pl.String(),
+    "input_tokens": pl.Int64(),
+    "output_tokens": pl.Int64(),
+    "cached_tokens": pl.Int64(),
+    "reasoning_tokens": pl.Int64(),
+    "total_tokens": pl.Int64(),
+    "cost": pl.Float64(),
+    "counts_usage": pl.Int64(),
+    "log_offset": pl.Int64(),
+    "workflow_name": pl.String(),
+    "session_id": pl.String(),
+    "user_id": pl.String(),
+}
+
+
+def _visible(frame: pl.DataFrame, kill: tuple[pl.DataFrame, int]) -> pl.DataFrame:
+    """Rows whose offset is above their trace's latest tombstone."""
+    per_trace, kill_all = kill
+    if per_trace.height == 0:
+        return frame.filter(pl.col("log_offset") > kill_all) if kill_all else frame
+    return (
+        frame.join(per_trace, on="trace_id", how="left", maintain_order="left")
+        .filter(pl.col("log_offset") > pl.col("_kill").fill_null(kill_all))
+        .drop("_kill")
+    )
+
+
+def _segment_to_span(rows: pl.DataFrame) -> pl.DataFrame:
+    """Segment column names to spans-table names, with duration and typed integers."""
+    return rows.rename(
+        {"start_time_unix_nano": "start_time", "end_time_unix_nano": "end_time"}
+    ).with_columns(
+        exact_div(pl.col("end_time") - pl.col("start_time"), 1_000_000).alias("duration_ms"),
+        pl.col("kind").cast(pl.Int64),
+        pl.col("status_code").cast(pl.Int64),
+    )

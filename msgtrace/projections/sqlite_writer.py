@@ -1,0 +1,118 @@
+"""The projector's SQLite connection: the only writer of msgtrace.db.
+
+WAL mode (readers never block on the writer), synchronous=NORMAL (a commit is durable once the WAL
+is checkpointed or the OS flushes it; a crash loses at most the last batches, which are re-applied
+from the log because the checkpoint lives in the same transaction). Schema from schema.sql; a
+database with another `schema_version` in meta is rebuilt by the projector (`needs_rebuild`).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+# Bump when schema.sql changes in a way existing databases cannot follow: the projector reindexes.
+PROJECTION_SCHEMA_VERSION = "2"
+
+_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
+
+
+def schema_sql() -> str:
+    return resources.files("msgtrace.projections").joinpath("schema.sql").read_text("utf-8")
+
+
+def projection_tables() -> list[str]:
+    """Every table schema.sql creates, in file order."""
+    return _TABLE.findall(schema_sql())
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    """A writer connection in autocommit mode; transactions are explicit (`BEGIN IMMEDIATE`)."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(db_path), isolation_level=None, timeout=60.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=60000")
+    conn.execute("PRAGMA cache_size=-65536")
+    conn.execute("PRAGMA temp_store=MEMORY")
+    return conn
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create missing tables and indexes (inside the caller's transaction when there is one)."""
+    for statement in _statements(schema_sql()):
+        conn.execute(statement)
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+        (PROJECTION_SCHEMA_VERSION,),
+    )
+
+
+def drop_schema(conn: sqlite3.Connection) -> None:
+    for table in projection_tables():
+        conn.execute(f"DROP TABLE IF EXISTS {table}")  # names come from schema.sql, not input
+
+
+def needs_rebuild(conn: sqlite3.Connection) -> bool:
+    """True when the database holds projections of another schema version."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if exists is None:
+        return False
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return row is not None and row[0] != PROJECTION_SCHEMA_VERSION
+
+
+def _statements(sql: str) -> Iterable[str]:
+    lines = [line.split("--", 1)[0] for line in sql.splitlines()]
+    for part in "\n".join(lines).split(";"):
+        if part.strip():
+            yield part.strip()
+
+
+def get_meta(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return default if row is None else str(row[0])
+
+
+def get_meta_int(conn: sqlite3.Connection, key: str) -> int:
+    value = get_meta(conn, key)
+    return 0 if value is None else int(value)
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str | int) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, str(value)),
+    )
+
+
+def insert_rows(
+    conn: sqlite3.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    verb: str = "INSERT",
+) -> None:
+    """executemany of `verb INTO table (columns) VALUES (?, ...)`; names are code constants."""
+    placeholders = ", ".join("?" for _ in columns)
+    conn.executemany(
+        f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
+        rows,
+    )
+
+
+def fill_temp_ids(conn: sqlite3.Connection, name: str, ids: Iterable[str]) -> None:
+    """(Re)fill temp table `name(trace_id)` used to join a batch's trace ids."""
+    conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {name} (trace_id TEXT PRIMARY KEY) WITHOUT ROWID"
+    )
+    conn.execute(f"DELETE FROM {name}")
+    conn.executemany(f"INSERT OR IGNORE INTO {name} (trace_id) VALUES (?)", ((i,) for i in ids))
