@@ -5,7 +5,7 @@ prints whatever progress it likes to **stderr**, and on **stdout** a markdown se
 exactly one JSON object on the **last stdout line**:
 
     {"protocol": 1, "bench": "<name>", "title": "...", "figures": [Figure...], "notes": [...],
-     "extra": {...}}
+     "extra": {...}, "markdown_extra": "optional markdown shown after the figure table"}
 
     Figure = {"name": str, "unit": str, "median": float, "min": float, "max": float,
               "runs": [float...], "command": str, "target": float|null, "op": ">="|"<="|null,
@@ -80,6 +80,7 @@ class Result:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    markdown_extra: str = ""
 
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)
@@ -89,7 +90,7 @@ class Result:
         return {
             "protocol": PROTOCOL_VERSION, "bench": self.bench, "title": self.title,
             "figures": [f.to_json() for f in self.figures], "notes": self.notes,
-            "extra": self.extra,
+            "extra": self.extra, "markdown_extra": self.markdown_extra,
         }
 
 
@@ -123,6 +124,8 @@ def markdown(result: dict[str, Any]) -> str:
     """The markdown section for a result in its JSON form."""
     lines = [f"## {result['title']}", "", TABLE_HEAD]
     lines += [figure_row(f) for f in result["figures"]]
+    if result.get("markdown_extra"):
+        lines += ["", result["markdown_extra"].rstrip()]
     if result.get("notes"):
         lines.append("")
         lines += [f"- {n}" for n in result["notes"]]
@@ -261,7 +264,8 @@ class MsgtraceServer:
     """A ``msgtrace start`` subprocess on a loopback port picked by the OS, with a fresh data dir.
 
     Only the main port listens (``--otlp-port 0 --grpc-port 0``); ``url`` serves the API and OTLP.
-    Use as a context manager; ``stop`` sends SIGTERM and waits, killing after ``timeout``.
+    Use as a context manager; ``stop`` sends SIGTERM and waits, killing after ``timeout``;
+    ``crash`` SIGKILLs the process group; ``start`` again reopens the same data dir.
     """
 
     data_dir: Path
@@ -283,7 +287,7 @@ class MsgtraceServer:
                *self.args]
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                         cwd=REPO_DIR)
+                                         cwd=REPO_DIR, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -325,6 +329,12 @@ class MsgtraceServer:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+
+    def crash(self) -> None:
+        """SIGKILL the server's whole process group (it was started in its own session)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
     def __enter__(self) -> MsgtraceServer:
