@@ -34,10 +34,18 @@ _lock = threading.Lock()
 _HELPERS = ("span_context", "init_flow", "init_module")
 
 
+class _ProbeTracer(trace.NoOpTracer):
+    """Hands out distinct non-recording spans, so "is it current?" has a meaningful answer."""
+
+    def start_span(self, name: str, *args: Any, **kwargs: Any) -> trace.Span:
+        probe_context = trace.SpanContext(trace_id=1, span_id=1, is_remote=False)
+        return trace.NonRecordingSpan(probe_context)
+
+
 class _ProbeManager:
     """Stands in for the SDK's `tracer_manager` during a probe: spans are never exported."""
 
-    tracer = trace.NoOpTracer()
+    tracer = _ProbeTracer()
 
 
 def _tracer() -> trace.Tracer:
@@ -53,6 +61,8 @@ def _probe_helper(helper: Any) -> tuple[bool, bool]:
     so probing records and exports nothing. A helper that cannot be probed that way is
     reported as fine (we only change what we have seen misbehave).
     """
+    if isinstance(helper, staticmethod):
+        helper = helper.__func__
     wrapped = getattr(helper, "__wrapped__", None)
     code = getattr(wrapped, "__code__", None)
     if wrapped is None or code is None or "tracer_manager" not in code.co_names:
@@ -174,14 +184,15 @@ _REPLACEMENTS: dict[str, Callable[..., Any]] = {
 }
 
 
-def ensure_nested_spans() -> bool:
-    """Apply the nesting fix to the installed SDK if (and only if) it needs it.
+def ensure_nested_spans(spans_cls: Any = None) -> bool:
+    """Apply the nesting fix to the installed SDK's `Spans` (or `spans_cls`) only if it needs it.
 
-    Returns True when the SDK's `Spans` is (now or already) patched by us, False when it was
-    left untouched because it already behaves. Idempotent and thread-safe; imports
-    `msgtrace.sdk` (which reads the SDK's settings if it was not imported yet).
+    Returns True when the class is (now or already) patched by us, False when it was left
+    untouched because it already behaves. Idempotent and thread-safe; imports `msgtrace.sdk`
+    (which reads the SDK's settings if it was not imported yet).
     """
-    spans_cls = importlib.import_module("msgtrace.sdk.spans").Spans
+    if spans_cls is None:
+        spans_cls = importlib.import_module("msgtrace.sdk.spans").Spans
     with _lock:
         if getattr(spans_cls, _PATCHED_MARK, False):
             return True
