@@ -26,13 +26,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from msgtrace.core.compression import decompress
 from msgtrace.core.errors import UnsupportedMediaType
 from msgtrace.core.otlp_json import decode_json_rows, request_to_json
-from msgtrace.core.otlp_protobuf import (
-    ROW_COLUMNS,
-    Problems,
-    decode_protobuf_rows,
-    rows_to_request,
-    validate_protobuf,
-)
+from msgtrace.core.otlp_protobuf import ROW_COLUMNS, decode_protobuf_rows, rows_to_request
+from msgtrace.core.otlp_validate import Problems, validate_protobuf
 from msgtrace.core.schema import SPAN_COLUMN_NAMES
 from msgtrace.core.typed_json import attributes_from_json
 

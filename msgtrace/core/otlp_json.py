@@ -20,7 +20,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from msgtrace.core.errors import DecodeError
-from msgtrace.core.otlp_protobuf import (
+from msgtrace.core.otlp_validate import (
     MAX_KIND,
     MAX_STATUS,
     ZERO_SPAN_ID,

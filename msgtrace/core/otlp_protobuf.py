@@ -1,23 +1,30 @@
-"""OTLP protobuf: validate and decode `ExportTraceServiceRequest` bytes into span rows, and back.
+"""OTLP protobuf: decode `ExportTraceServiceRequest` bytes into span rows, and rows back.
 
 The walk reads the upb message fields directly (never `json_format`). Rows are tuples in
-`ROW_COLUMNS` order; `otlp.decode_rows` turns them into columns. Rules shared with the OTLP/JSON
-decoder (span rejection, problem messages, row layout) live here too, so both decoders agree.
+`ROW_COLUMNS` order; `otlp.decode_rows` turns them into columns. The acceptance rule is
+otlp_validate.span_problem, shared with the OTLP/JSON decoder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableSequence
-from operator import attrgetter
 from typing import Any
 
 import orjson
-from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from msgtrace.core.errors import DecodeError
+from msgtrace.core.otlp_validate import (
+    MAX_KIND,
+    MAX_STATUS,
+    ZERO_SPAN_ID,
+    ZERO_TRACE_ID,
+    Problems,
+    parent_hex,
+    parse_request_lenient,
+    span_problem,
+)
 from msgtrace.core.schema import SPAN_COLUMN_NAMES
 from msgtrace.core.typed_json import encode_bytes, encode_double, from_typed
 
@@ -26,177 +33,6 @@ from msgtrace.core.typed_json import encode_bytes, encode_double, from_typed
 ROW_COLUMNS = SPAN_COLUMN_NAMES[2:]
 assert SPAN_COLUMN_NAMES[:2] == ("offset", "received_time_unix_nano")
 assert ROW_COLUMNS[:17][-1] == "dropped_links_count" and ROW_COLUMNS[17] == "service_name"
-
-ZERO_TRACE_ID = bytes(16)
-ZERO_SPAN_ID = bytes(8)
-MAX_KIND = 5  # SPAN_KIND_CONSUMER
-MAX_STATUS = 2  # STATUS_CODE_ERROR
-MAX_PROBLEMS_NAMED = 3
-
-
-class Problems:
-    """Counts rejected spans and keeps the first few reasons for `error_message`."""
-
-    __slots__ = ("count", "named")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.named: list[str] = []
-
-    def add(self, resource_index: int, span_index: int, problem: str) -> None:
-        self.count += 1
-        if len(self.named) < MAX_PROBLEMS_NAMED:
-            self.named.append(f"span {span_index} of resource {resource_index}: {problem}")
-
-    def message(self) -> str:
-        if not self.count:
-            return ""
-        more = self.count - len(self.named)
-        tail = f"; and {more} more" if more else ""
-        noun = "span" if self.count == 1 else "spans"
-        return f"{self.count} {noun} rejected: " + "; ".join(self.named) + tail
-
-
-def span_problem(
-    trace_id: bytes, span_id: bytes, parent_span_id: bytes, kind: int, status: int
-) -> str:
-    """Why a span is rejected ("" when it is acceptable). The rule both decoders apply."""
-    if len(trace_id) != 16:
-        return f"trace_id has {len(trace_id)} bytes, expected 16"
-    if trace_id == ZERO_TRACE_ID:
-        return "trace_id is all zeros"
-    if len(span_id) != 8:
-        return f"span_id has {len(span_id)} bytes, expected 8"
-    if span_id == ZERO_SPAN_ID:
-        return "span_id is all zeros"
-    if parent_span_id and len(parent_span_id) != 8:
-        return f"parent_span_id has {len(parent_span_id)} bytes, expected 0 or 8"
-    if not 0 <= kind <= MAX_KIND:
-        return f"kind {kind} is not a SpanKind (0-{MAX_KIND})"
-    if not 0 <= status <= MAX_STATUS:
-        return f"status code {status} is not a StatusCode (0-{MAX_STATUS})"
-    return ""
-
-
-def parent_hex(parent_span_id: bytes) -> str | None:
-    """Row value of parent_span_id: None for a root (empty or all-zero id)."""
-    if not parent_span_id or parent_span_id == ZERO_SPAN_ID:
-        return None
-    return parent_span_id.hex()
-
-
-# ---------------------------------------------------------------------------------------------
-# parsing
-
-
-def parse_request(payload: bytes) -> ExportTraceServiceRequest:
-    """Parse protobuf bytes; DecodeError names the problem (truncation, bad wire type, UTF-8)."""
-    request = ExportTraceServiceRequest()
-    try:
-        request.ParseFromString(payload)
-    except (ProtobufDecodeError, RuntimeError, ValueError) as exc:
-        raise DecodeError(_diagnose(payload, exc)) from None
-    return request
-
-
-def _diagnose(payload: bytes, exc: Exception) -> str:
-    """Explain why upb refused `payload` by scanning its top-level wire format."""
-    pos, end = 0, len(payload)
-    while pos < end:
-        start = pos
-        tag, pos = _varint(payload, pos)
-        if tag is None:
-            return f"truncated protobuf: field tag at byte {start} is cut off"
-        field, wire = tag >> 3, tag & 7
-        if field == 0:
-            return f"invalid protobuf: field number 0 at byte {start}"
-        if wire == 0:
-            value, pos = _varint(payload, pos)
-            if value is None:
-                return f"truncated protobuf: varint field {field} at byte {start} is cut off"
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        elif wire == 2:
-            length, pos = _varint(payload, pos)
-            if length is None:
-                return f"truncated protobuf: length of field {field} at byte {start} is cut off"
-            if pos + length > end:
-                return (
-                    f"truncated protobuf: field {field} at byte {start} declares {length} bytes "
-                    f"but only {end - pos} remain"
-                )
-            pos += length
-        else:
-            return f"invalid protobuf: wire type {wire} of field {field} at byte {start}"
-        if pos > end:
-            return f"truncated protobuf: field {field} at byte {start} is cut off"
-    return f"invalid protobuf: not an ExportTraceServiceRequest ({exc})"
-
-
-def _varint(data: bytes, pos: int) -> tuple[int | None, int]:
-    result = shift = 0
-    while pos < len(data) and shift < 70:
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-    return None, pos
-
-
-# ---------------------------------------------------------------------------------------------
-# validate
-
-
-_trace_ids = attrgetter("trace_id")
-_span_ids = attrgetter("span_id")
-_parent_ids = attrgetter("parent_span_id")
-_kinds = attrgetter("kind")
-
-
-def validate_protobuf(payload: bytes) -> tuple[int, Problems]:
-    """(accepted span count, rejections) of a protobuf request; DecodeError when unparseable.
-
-    Fast path per ScopeSpans: the id columns are collected with C-level `map` and checked as a
-    whole; only a scope with a bad span is walked span by span.
-    """
-    request = parse_request(payload)
-    accepted = 0
-    problems = Problems()
-    for ri, rs in enumerate(request.resource_spans):
-        base = 0
-        for ss in rs.scope_spans:
-            spans = ss.spans
-            n = len(spans)
-            tids = list(map(_trace_ids, spans))
-            sids = list(map(_span_ids, spans))
-            pids = list(map(_parent_ids, spans))
-            kinds = list(map(_kinds, spans))
-            if (
-                n
-                and set(map(len, tids)) == {16}
-                and set(map(len, sids)) == {8}
-                and set(map(len, pids)) <= {0, 8}
-                and ZERO_TRACE_ID not in tids
-                and ZERO_SPAN_ID not in sids
-                and min(kinds) >= 0
-                and max(kinds) <= MAX_KIND
-                and all(0 <= s.status.code <= MAX_STATUS for s in spans)
-            ):
-                accepted += n
-            else:
-                for i, sp in enumerate(spans):
-                    problem = span_problem(tids[i], sids[i], pids[i], kinds[i], sp.status.code)
-                    if problem:
-                        problems.add(ri, base + i, problem)
-                    else:
-                        accepted += 1
-            base += n
-    return accepted, problems
-
 
 # ---------------------------------------------------------------------------------------------
 # decode
@@ -246,7 +82,7 @@ def _dumps(value: Any) -> str:
 
 def decode_protobuf_rows(payload: bytes) -> tuple[list[tuple[Any, ...]], Problems]:
     """Row tuples (ROW_COLUMNS order) for every accepted span, in request order."""
-    request = parse_request(payload)
+    request = parse_request_lenient(payload)
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     problems = Problems()
