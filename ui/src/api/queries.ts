@@ -12,14 +12,12 @@ import type {
   Timeseries,
   Trace,
   TraceList,
-  TraceListParams,
   Usage,
 } from "@/api/types";
 
 export type RangeParams = { start_time?: string; end_time?: string; workflow_name?: string; service?: string };
 
 export const keys = {
-  traces: (params: TraceListParams) => ["traces", params] as const,
   trace: (id: string) => ["trace", id] as const,
   stats: (params: RangeParams) => ["stats", params] as const,
   timeseries: (params: RangeParams & { bucket: number }) => ["timeseries", params] as const,
@@ -33,11 +31,11 @@ export type FacetKind = "workflows" | "services" | "models";
 /** Resolves relative ranges ("1h") at fetch time so a cached key stays stable. */
 export type ParamsFn<P> = () => P;
 
-export function useTraceList(key: unknown, params: ParamsFn<TraceListParams>) {
+export function useTraceList(key: unknown, params: ParamsFn<Record<string, QueryValue>>) {
   return useInfiniteQuery({
     queryKey: ["traces", key],
     queryFn: ({ pageParam, signal }) =>
-      apiGet<TraceList>("/api/v1/traces", { ...(params() as Record<string, QueryValue>), cursor: pageParam ?? undefined }, signal),
+      apiGet<TraceList>("/api/v1/traces", { ...params(), cursor: pageParam ?? undefined }, signal),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor ?? undefined,
     placeholderData: (prev) => prev,

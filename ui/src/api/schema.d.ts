@@ -4,14 +4,15 @@
  */
 
 export interface paths {
-    "/api/v1/traces": {
+    "/api/v1/export/traces": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list_traces"];
+        /** Export the filtered trace list as CSV or JSON */
+        get: operations["export_list_api_v1_export_traces_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -20,110 +21,15 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/traces/{trace_id}": {
+    "/api/v1/live": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["get_trace"];
-        put?: never;
-        post?: never;
-        delete: operations["delete_trace"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/traces/{trace_id}/spans/{span_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["get_span"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/stats": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["stats"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/stats/timeseries": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["timeseries"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/usage": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["usage"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/workflows": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["workflows"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/services": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["services"];
+        /** Server-Sent Events: `trace` (TraceSummary) and `deleted` events */
+        get: operations["live_api_v1_live_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -139,7 +45,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["models"];
+        /** Distinct models with counts */
+        get: operations["facet_models_api_v1_models_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -155,7 +62,180 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["validate_query"];
+        /** Check a query */
+        get: operations["validate_api_v1_query_validate_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Distinct services with counts */
+        get: operations["facet_services_api_v1_services_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Totals and percentiles */
+        get: operations["stats_api_v1_stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/timeseries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Traces, errors, duration, tokens and cost per time bucket */
+        get: operations["timeseries_api_v1_stats_timeseries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/traces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List traces with filters, sort and keyset pagination */
+        get: operations["list_traces_api_v1_traces_get"];
+        put?: never;
+        post?: never;
+        /** Delete every trace (a tombstone in the log) */
+        delete: operations["delete_all_api_v1_traces_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/traces/{trace_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A trace with all its spans, sorted by start */
+        get: operations["get_trace_api_v1_traces__trace_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a trace (appends a tombstone to the log) */
+        delete: operations["delete_trace_api_v1_traces__trace_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/traces/{trace_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export one trace as OTLP/JSON (format=otlp) or plain JSON (format=json) */
+        get: operations["export_trace_api_v1_traces__trace_id__export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/traces/{trace_id}/spans/{span_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One span */
+        get: operations["get_span_api_v1_traces__trace_id__spans__span_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/traces/{trace_id}/tree": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The span tree: roots with nested children */
+        get: operations["get_tree_api_v1_traces__trace_id__tree_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** LLM usage and cost */
+        get: operations["usage_api_v1_usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Distinct workflows with counts */
+        get: operations["facet_workflows_api_v1_workflows_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -168,217 +248,548 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        TraceSummary: {
-            trace_id: string;
-            start_time: number;
-            end_time: number;
-            duration_ms: number;
-            root_span_name: string | null;
-            workflow_name: string | null;
-            service_name: string | null;
-            /** @enum {string} */
-            status: "ok" | "error" | "unset";
-            span_count: number;
-            error_count: number;
-            input_tokens: number;
-            output_tokens: number;
-            cached_tokens: number;
-            reasoning_tokens: number;
-            total_tokens: number;
-            cost: number | null;
-            models: string[];
-            session_id: string | null;
-            user_id: string | null;
-            in_progress: boolean;
-            updated_at: number;
-        };
-        SpanStatus: {
-            /** @enum {string} */
-            code: "UNSET" | "OK" | "ERROR";
-            message: string | null;
-        };
-        SpanEvent: {
-            name: string;
-            timestamp: number;
-            attributes: {
-                [key: string]: unknown;
-            };
-        };
-        SpanLink: {
-            trace_id: string;
-            span_id: string;
-            attributes: {
-                [key: string]: unknown;
-            };
-        };
-        Scope: {
-            name: string | null;
-            version: string | null;
-        };
-        LlmUsage: {
-            model: string | null;
-            provider: string | null;
-            input_tokens: number | null;
-            output_tokens: number | null;
-            cached_tokens: number | null;
-            reasoning_tokens: number | null;
-            total_tokens: number | null;
-            cost: number | null;
-            cost_source: ("span" | "computed") | null;
-            counts_usage: boolean;
-        };
-        Span: {
-            trace_id: string;
-            span_id: string;
-            parent_span_id: string | null;
-            name: string;
-            /** @enum {string} */
-            kind: "UNSPECIFIED" | "INTERNAL" | "SERVER" | "CLIENT" | "PRODUCER" | "CONSUMER";
-            start_time: number;
-            end_time: number;
-            duration_ms: number;
-            status: components["schemas"]["SpanStatus"];
-            attributes: {
-                [key: string]: unknown;
-            };
-            events: components["schemas"]["SpanEvent"][];
-            links: components["schemas"]["SpanLink"][];
-            resource_attributes: {
-                [key: string]: unknown;
-            };
-            service_name: string | null;
-            scope: components["schemas"]["Scope"];
-            span_type: string | null;
-            llm: components["schemas"]["LlmUsage"] | null;
-        };
-        Trace: {
-            trace_id: string;
-            start_time: number;
-            end_time: number;
-            duration_ms: number;
-            root_span_name: string | null;
-            workflow_name: string | null;
-            service_name: string | null;
-            /** @enum {string} */
-            status: "ok" | "error" | "unset";
-            span_count: number;
-            error_count: number;
-            input_tokens: number;
-            output_tokens: number;
-            cached_tokens: number;
-            reasoning_tokens: number;
-            total_tokens: number;
-            cost: number | null;
-            models: string[];
-            session_id: string | null;
-            user_id: string | null;
-            in_progress: boolean;
-            updated_at: number;
-            spans: components["schemas"]["Span"][];
-        };
-        TraceList: {
-            traces: components["schemas"]["TraceSummary"][];
-            total: number;
-            next_cursor: string | null;
-            limit: number;
-            offset: number;
-        };
+        /** DeleteResult */
         DeleteResult: {
-            trace_id: string;
+            /** Offset */
             offset: number;
+            /** Trace Id */
+            trace_id: string | null;
         };
+        /** DurationStats */
         DurationStats: {
-            avg: number | null;
-            p50: number | null;
-            p95: number | null;
-            p99: number | null;
+            /** Avg */
+            avg: number;
+            /** P50 */
+            p50: number;
+            /** P95 */
+            p95: number;
+            /** P99 */
+            p99: number;
         };
-        TokenStats: {
-            input: number;
-            output: number;
-            total: number;
+        /** ErrorResponse */
+        ErrorResponse: {
+            /** Column */
+            column?: number | null;
+            /** Detail */
+            detail: string;
+            /** Hint */
+            hint?: string | null;
         };
-        TimeRange: {
-            start: number | null;
-            end: number | null;
-        };
-        Stats: {
-            total_traces: number;
-            total_spans: number;
-            error_traces: number;
-            error_count: number;
-            error_rate: number;
-            duration_ms: components["schemas"]["DurationStats"];
-            tokens: components["schemas"]["TokenStats"];
-            cost: number;
-            time_range: components["schemas"]["TimeRange"];
-        };
-        TimeseriesPoint: {
-            t: number;
-            traces: number;
-            error_traces: number;
-            avg_duration_ms: number | null;
-            max_duration_ms: number | null;
-            total_tokens: number;
-            cost: number;
-        };
-        Timeseries: {
-            bucket_seconds: number;
-            points: components["schemas"]["TimeseriesPoint"][];
-        };
-        UsageRow: {
-            key: string;
-            calls: number;
-            input_tokens: number;
-            output_tokens: number;
-            cached_tokens: number;
-            reasoning_tokens: number;
-            total_tokens: number;
-            cost: number;
-            unpriced_calls: number;
-            errors: number;
-            avg_duration_ms: number | null;
-        };
-        UsagePoint: {
-            key: string;
-            calls: number;
-            input_tokens: number;
-            output_tokens: number;
-            cached_tokens: number;
-            reasoning_tokens: number;
-            total_tokens: number;
-            cost: number;
-            unpriced_calls: number;
-            errors: number;
-            avg_duration_ms: number | null;
-            t: number;
-        };
-        UsageSeries: {
-            key: string;
-            points: components["schemas"]["UsagePoint"][];
-        };
-        Usage: {
-            group_by: string;
-            bucket_seconds: number | null;
-            totals: components["schemas"]["UsageRow"][];
-            series: components["schemas"]["UsageSeries"][];
-        };
+        /** FacetItem */
         FacetItem: {
-            name: string;
+            /** Count */
             count: number;
+            /** Name */
+            name: string;
         };
+        /** Facets */
         Facets: {
+            /** Items */
             items: components["schemas"]["FacetItem"][];
         };
-        QueryValidation: {
-            ok: boolean;
-            error: string | null;
-            column: number | null;
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
         };
-        ErrorBody: {
-            detail: string;
-            hint?: string | null;
-            column?: number | null;
+        /**
+         * LLMUsage
+         * @description Normalised LLM facts of one span; `cost` is None when unknown (never a made-up 0).
+         */
+        LLMUsage: {
+            /** Cached Tokens */
+            cached_tokens?: number | null;
+            /** Cost */
+            cost?: number | null;
+            /** Cost Source */
+            cost_source?: ("span" | "computed") | null;
+            /**
+             * Counts Usage
+             * @default false
+             */
+            counts_usage: boolean;
+            /** Input Tokens */
+            input_tokens?: number | null;
+            /** Model */
+            model?: string | null;
+            /** Output Tokens */
+            output_tokens?: number | null;
+            /** Provider */
+            provider?: string | null;
+            /** Reasoning Tokens */
+            reasoning_tokens?: number | null;
+            /** Total Tokens */
+            total_tokens?: number | null;
+        };
+        /** QueryValidation */
+        QueryValidation: {
+            /** Column */
+            column: number | null;
+            /** Error */
+            error: string | null;
+            /** Ok */
+            ok: boolean;
+        };
+        /**
+         * Span
+         * @description One span as stored in the views. `status` is an object {code, message}.
+         */
+        Span: {
+            /** Attributes */
+            attributes?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Duration Ms
+             * @default 0
+             */
+            duration_ms: number;
+            /** End Time */
+            end_time: number;
+            /** Events */
+            events?: components["schemas"]["SpanEvent"][];
+            /**
+             * Kind
+             * @default INTERNAL
+             * @enum {string}
+             */
+            kind: "UNSPECIFIED" | "INTERNAL" | "SERVER" | "CLIENT" | "PRODUCER" | "CONSUMER";
+            /** Links */
+            links?: components["schemas"]["SpanLink"][];
+            llm?: components["schemas"]["LLMUsage"] | null;
+            /** Name */
+            name: string;
+            /** Parent Span Id */
+            parent_span_id?: string | null;
+            /** Resource Attributes */
+            resource_attributes?: {
+                [key: string]: unknown;
+            };
+            scope?: components["schemas"]["SpanScope"];
+            /** Service Name */
+            service_name?: string | null;
+            /** Span Id */
+            span_id: string;
+            /** Span Type */
+            span_type?: string | null;
+            /** Start Time */
+            start_time: number;
+            status?: components["schemas"]["SpanStatus"];
+            /** Trace Id */
+            trace_id: string;
+        };
+        /** SpanEvent */
+        SpanEvent: {
+            /** Attributes */
+            attributes?: {
+                [key: string]: unknown;
+            };
+            /** Name */
+            name: string;
+            /** Timestamp */
+            timestamp: number;
+        };
+        /** SpanLink */
+        SpanLink: {
+            /** Attributes */
+            attributes?: {
+                [key: string]: unknown;
+            };
+            /** Span Id */
+            span_id: string;
+            /** Trace Id */
+            trace_id: string;
+            /** Trace State */
+            trace_state?: string | null;
+        };
+        /**
+         * SpanNode
+         * @description A span with its children, ordered by start time.
+         */
+        SpanNode: {
+            /** Attributes */
+            attributes?: {
+                [key: string]: unknown;
+            };
+            /** Children */
+            children?: components["schemas"]["SpanNode"][];
+            /**
+             * Duration Ms
+             * @default 0
+             */
+            duration_ms: number;
+            /** End Time */
+            end_time: number;
+            /** Events */
+            events?: components["schemas"]["SpanEvent"][];
+            /**
+             * Kind
+             * @default INTERNAL
+             * @enum {string}
+             */
+            kind: "UNSPECIFIED" | "INTERNAL" | "SERVER" | "CLIENT" | "PRODUCER" | "CONSUMER";
+            /** Links */
+            links?: components["schemas"]["SpanLink"][];
+            llm?: components["schemas"]["LLMUsage"] | null;
+            /** Name */
+            name: string;
+            /** Parent Span Id */
+            parent_span_id?: string | null;
+            /** Resource Attributes */
+            resource_attributes?: {
+                [key: string]: unknown;
+            };
+            scope?: components["schemas"]["SpanScope"];
+            /** Service Name */
+            service_name?: string | null;
+            /** Span Id */
+            span_id: string;
+            /** Span Type */
+            span_type?: string | null;
+            /** Start Time */
+            start_time: number;
+            status?: components["schemas"]["SpanStatus"];
+            /** Trace Id */
+            trace_id: string;
+        };
+        /** SpanScope */
+        SpanScope: {
+            /** Name */
+            name?: string | null;
+            /** Version */
+            version?: string | null;
+        };
+        /** SpanStatus */
+        SpanStatus: {
+            /**
+             * Code
+             * @default UNSET
+             * @enum {string}
+             */
+            code: "UNSET" | "OK" | "ERROR";
+            /** Message */
+            message?: string | null;
+        };
+        /** Stats */
+        Stats: {
+            /** Cost */
+            cost: number;
+            duration_ms: components["schemas"]["DurationStats"];
+            /** Error Count */
+            error_count: number;
+            /** Error Rate */
+            error_rate: number;
+            /** Error Traces */
+            error_traces: number;
+            time_range: components["schemas"]["TimeRange"];
+            tokens: components["schemas"]["TokenStats"];
+            /** Total Spans */
+            total_spans: number;
+            /** Total Traces */
+            total_traces: number;
+        };
+        /** TimeRange */
+        TimeRange: {
+            /** End */
+            end: number | null;
+            /** Start */
+            start: number | null;
+        };
+        /** Timeseries */
+        Timeseries: {
+            /** Bucket Seconds */
+            bucket_seconds: number;
+            /** Points */
+            points: components["schemas"]["TimeseriesPoint"][];
+        };
+        /** TimeseriesPoint */
+        TimeseriesPoint: {
+            /** Avg Duration Ms */
+            avg_duration_ms: number;
+            /** Cost */
+            cost: number;
+            /** Error Traces */
+            error_traces: number;
+            /** Max Duration Ms */
+            max_duration_ms: number;
+            /** T */
+            t: number;
+            /** Total Tokens */
+            total_tokens: number;
+            /** Traces */
+            traces: number;
+        };
+        /** TokenStats */
+        TokenStats: {
+            /** Input */
+            input: number;
+            /** Output */
+            output: number;
+            /** Total */
+            total: number;
+        };
+        /**
+         * Trace
+         * @description A trace summary plus its spans, sorted by start time.
+         */
+        Trace: {
+            /**
+             * Cached Tokens
+             * @default 0
+             */
+            cached_tokens: number;
+            /** Cost */
+            cost?: number | null;
+            /** Duration Ms */
+            duration_ms: number;
+            /** End Time */
+            end_time: number;
+            /**
+             * Error Count
+             * @default 0
+             */
+            error_count: number;
+            /**
+             * In Progress
+             * @default false
+             */
+            in_progress: boolean;
+            /**
+             * Input Tokens
+             * @default 0
+             */
+            input_tokens: number;
+            /** Models */
+            models?: string[];
+            /**
+             * Output Tokens
+             * @default 0
+             */
+            output_tokens: number;
+            /**
+             * Reasoning Tokens
+             * @default 0
+             */
+            reasoning_tokens: number;
+            /** Root Span Name */
+            root_span_name?: string | null;
+            /** Service Name */
+            service_name?: string | null;
+            /** Session Id */
+            session_id?: string | null;
+            /**
+             * Span Count
+             * @default 0
+             */
+            span_count: number;
+            /** Spans */
+            spans?: components["schemas"]["Span"][];
+            /** Start Time */
+            start_time: number;
+            /**
+             * Status
+             * @default unset
+             * @enum {string}
+             */
+            status: "ok" | "error" | "unset";
+            /**
+             * Total Tokens
+             * @default 0
+             */
+            total_tokens: number;
+            /** Trace Id */
+            trace_id: string;
+            /**
+             * Updated At
+             * @default 0
+             */
+            updated_at: number;
+            /** User Id */
+            user_id?: string | null;
+            /** Workflow Name */
+            workflow_name?: string | null;
+        };
+        /** TraceList */
+        TraceList: {
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+            /** Traces */
+            traces: components["schemas"]["TraceSummary"][];
+        };
+        /**
+         * TraceSummary
+         * @description One row of the trace list. `in_progress` is true while the root span has not arrived.
+         */
+        TraceSummary: {
+            /**
+             * Cached Tokens
+             * @default 0
+             */
+            cached_tokens: number;
+            /** Cost */
+            cost?: number | null;
+            /** Duration Ms */
+            duration_ms: number;
+            /** End Time */
+            end_time: number;
+            /**
+             * Error Count
+             * @default 0
+             */
+            error_count: number;
+            /**
+             * In Progress
+             * @default false
+             */
+            in_progress: boolean;
+            /**
+             * Input Tokens
+             * @default 0
+             */
+            input_tokens: number;
+            /** Models */
+            models?: string[];
+            /**
+             * Output Tokens
+             * @default 0
+             */
+            output_tokens: number;
+            /**
+             * Reasoning Tokens
+             * @default 0
+             */
+            reasoning_tokens: number;
+            /** Root Span Name */
+            root_span_name?: string | null;
+            /** Service Name */
+            service_name?: string | null;
+            /** Session Id */
+            session_id?: string | null;
+            /**
+             * Span Count
+             * @default 0
+             */
+            span_count: number;
+            /** Start Time */
+            start_time: number;
+            /**
+             * Status
+             * @default unset
+             * @enum {string}
+             */
+            status: "ok" | "error" | "unset";
+            /**
+             * Total Tokens
+             * @default 0
+             */
+            total_tokens: number;
+            /** Trace Id */
+            trace_id: string;
+            /**
+             * Updated At
+             * @default 0
+             */
+            updated_at: number;
+            /** User Id */
+            user_id?: string | null;
+            /** Workflow Name */
+            workflow_name?: string | null;
+        };
+        /** TraceTree */
+        TraceTree: {
+            /** Roots */
+            roots: components["schemas"]["SpanNode"][];
+            /** Trace Id */
+            trace_id: string;
+        };
+        /** Usage */
+        Usage: {
+            /** Bucket Seconds */
+            bucket_seconds: number;
+            /** Group By */
+            group_by: string;
+            /** Series */
+            series: components["schemas"]["UsageSeries"][];
+            /** Totals */
+            totals: components["schemas"]["UsageRow"][];
+        };
+        /** UsagePoint */
+        UsagePoint: {
+            /** Avg Duration Ms */
+            avg_duration_ms: number;
+            /** Cached Tokens */
+            cached_tokens: number;
+            /** Calls */
+            calls: number;
+            /** Cost */
+            cost: number;
+            /** Errors */
+            errors: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Key */
+            key: string;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Reasoning Tokens */
+            reasoning_tokens: number;
+            /** T */
+            t: number;
+            /** Total Tokens */
+            total_tokens: number;
+            /** Unpriced Calls */
+            unpriced_calls: number;
+        };
+        /** UsageRow */
+        UsageRow: {
+            /** Avg Duration Ms */
+            avg_duration_ms: number;
+            /** Cached Tokens */
+            cached_tokens: number;
+            /** Calls */
+            calls: number;
+            /** Cost */
+            cost: number;
+            /** Errors */
+            errors: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Key */
+            key: string;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Reasoning Tokens */
+            reasoning_tokens: number;
+            /** Total Tokens */
+            total_tokens: number;
+            /** Unpriced Calls */
+            unpriced_calls: number;
+        };
+        /** UsageSeries */
+        UsageSeries: {
+            /** Key */
+            key: string;
+            /** Points */
+            points: components["schemas"]["UsagePoint"][];
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Context */
+            ctx?: Record<string, never>;
+            /** Input */
+            input?: unknown;
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
         };
     };
     responses: never;
@@ -389,25 +800,30 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    list_traces: {
+    export_list_api_v1_export_traces_get: {
         parameters: {
             query?: {
-                workflow_name?: string;
-                service?: string;
-                has_errors?: boolean;
-                min_duration_ms?: number;
-                max_duration_ms?: number;
-                start_time?: number;
-                end_time?: number;
-                model?: string;
-                min_cost?: number;
-                search?: string;
-                q?: string;
+                format?: "csv" | "json";
+                workflow_name?: string | null;
+                service?: string | null;
+                has_errors?: boolean | null;
+                min_duration_ms?: number | null;
+                max_duration_ms?: number | null;
+                /** @description ns since the epoch */
+                start_time?: number | null;
+                /** @description ns since the epoch */
+                end_time?: number | null;
+                model?: string | null;
+                min_cost?: number | null;
+                search?: string | null;
+                /** @description query language (docs/query-language.md) */
+                q?: string | null;
+                /** @description start_time|duration|span_count|tokens|cost, or -field */
                 sort?: string;
-                order?: string;
+                order?: ("asc" | "desc") | null;
                 limit?: number;
                 offset?: number;
-                cursor?: string;
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -415,7 +831,269 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description The filtered list as CSV or JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Bad filter or query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    live_api_v1_live_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Last-Event-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description SSE */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Bad filter or query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    facet_models_api_v1_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Facets"];
+                };
+            };
+        };
+    };
+    validate_api_v1_query_validate_get: {
+        parameters: {
+            query?: {
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueryValidation"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    facet_services_api_v1_services_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Facets"];
+                };
+            };
+        };
+    };
+    stats_api_v1_stats_get: {
+        parameters: {
+            query?: {
+                /** @description ns since the epoch */
+                start_time?: number | null;
+                /** @description ns since the epoch */
+                end_time?: number | null;
+                workflow_name?: string | null;
+                service?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stats"];
+                };
+            };
+            /** @description Bad filter or query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    timeseries_api_v1_stats_timeseries_get: {
+        parameters: {
+            query?: {
+                /** @description seconds, a multiple of 60; auto when omitted */
+                bucket?: number | null;
+                /** @description ns since the epoch */
+                start_time?: number | null;
+                /** @description ns since the epoch */
+                end_time?: number | null;
+                workflow_name?: string | null;
+                service?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Timeseries"];
+                };
+            };
+            /** @description Bad filter or query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_traces_api_v1_traces_get: {
+        parameters: {
+            query?: {
+                workflow_name?: string | null;
+                service?: string | null;
+                has_errors?: boolean | null;
+                min_duration_ms?: number | null;
+                max_duration_ms?: number | null;
+                /** @description ns since the epoch */
+                start_time?: number | null;
+                /** @description ns since the epoch */
+                end_time?: number | null;
+                model?: string | null;
+                min_cost?: number | null;
+                search?: string | null;
+                /** @description query language (docs/query-language.md) */
+                q?: string | null;
+                /** @description start_time|duration|span_count|tokens|cost, or -field */
+                sort?: string;
+                order?: ("asc" | "desc") | null;
+                limit?: number;
+                offset?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -424,60 +1102,36 @@ export interface operations {
                     "application/json": components["schemas"]["TraceList"];
                 };
             };
-            /** @description Bad request */
+            /** @description Bad filter or query */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-        };
-    };
-    get_trace: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                trace_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
+            /** @description Validation Error */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Trace"];
-                };
-            };
-            /** @description Bad request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
     };
-    delete_trace: {
+    delete_all_api_v1_traces_delete: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                trace_id: string;
-            };
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -486,18 +1140,158 @@ export interface operations {
                     "application/json": components["schemas"]["DeleteResult"];
                 };
             };
-            /** @description Bad request */
+        };
+    };
+    get_trace_api_v1_traces__trace_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                trace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Trace"];
+                };
+            };
+            /** @description Bad filter or query */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown trace or span */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
     };
-    get_span: {
+    delete_trace_api_v1_traces__trace_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                trace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeleteResult"];
+                };
+            };
+            /** @description Bad filter or query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown trace or span */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_trace_api_v1_traces__trace_id__export_get: {
+        parameters: {
+            query?: {
+                format?: "otlp" | "json";
+            };
+            header?: never;
+            path: {
+                trace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OTLP/JSON ExportTraceServiceRequest, or the Trace as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Bad filter or query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown trace or span */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_span_api_v1_traces__trace_id__spans__span_id__get: {
         parameters: {
             query?: never;
             header?: never;
@@ -509,7 +1303,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -518,59 +1312,94 @@ export interface operations {
                     "application/json": components["schemas"]["Span"];
                 };
             };
-            /** @description Bad request */
+            /** @description Bad filter or query */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown trace or span */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
     };
-    stats: {
+    get_tree_api_v1_traces__trace_id__tree_get: {
         parameters: {
-            query?: {
-                start_time?: number;
-                end_time?: number;
-                workflow_name?: string;
-                service?: string;
-            };
+            query?: never;
             header?: never;
-            path?: never;
+            path: {
+                trace_id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Stats"];
+                    "application/json": components["schemas"]["TraceTree"];
                 };
             };
-            /** @description Bad request */
+            /** @description Bad filter or query */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown trace or span */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
     };
-    timeseries: {
+    usage_api_v1_usage_get: {
         parameters: {
             query?: {
-                bucket?: number;
-                start_time?: number;
-                end_time?: number;
-                workflow_name?: string;
-                service?: string;
+                group_by?: "model" | "workflow" | "service";
+                /** @description seconds, a multiple of 60; auto when omitted */
+                bucket?: number | null;
+                /** @description ns since the epoch */
+                start_time?: number | null;
+                /** @description ns since the epoch */
+                end_time?: number | null;
             };
             header?: never;
             path?: never;
@@ -578,41 +1407,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Timeseries"];
-                };
-            };
-            /** @description Bad request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    usage: {
-        parameters: {
-            query?: {
-                group_by?: string;
-                bucket?: number;
-                start_time?: number;
-                end_time?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -621,18 +1416,27 @@ export interface operations {
                     "application/json": components["schemas"]["Usage"];
                 };
             };
-            /** @description Bad request */
+            /** @description Bad filter or query */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
     };
-    workflows: {
+    facet_workflows_api_v1_workflows_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -641,111 +1445,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Facets"];
-                };
-            };
-            /** @description Bad request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    services: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Facets"];
-                };
-            };
-            /** @description Bad request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    models: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Facets"];
-                };
-            };
-            /** @description Bad request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    validate_query: {
-        parameters: {
-            query?: {
-                q?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["QueryValidation"];
-                };
-            };
-            /** @description Bad request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -2,7 +2,7 @@
  * Names for the API's types. Every type here comes from the generated OpenAPI schema
  * (schema.d.ts, written by `npm run gen:api` from ui/openapi.json); nothing is hand-typed.
  */
-import type { components, operations } from "./schema";
+import type { components } from "./schema";
 
 type Schemas = components["schemas"];
 
@@ -19,6 +19,3 @@ export type UsageRow = Schemas["UsageRow"];
 export type Facets = Schemas["Facets"];
 export type QueryValidation = Schemas["QueryValidation"];
 export type DeleteResult = Schemas["DeleteResult"];
-
-/** Query parameters of GET /api/v1/traces. */
-export type TraceListParams = NonNullable<operations["list_traces"]["parameters"]["query"]>;

@@ -18,7 +18,8 @@ export function formatDuration(ms: number | null | undefined): string {
 }
 
 function trim(value: number, digits: number): string {
-  return value.toFixed(digits).replace(/\.?0+$/, "");
+  const text = value.toFixed(digits);
+  return text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
 }
 
 /** 950 → "950", 12345 → "12.3k", 2500000 → "2.5M". */
@@ -86,7 +87,12 @@ export function shortId(id: string | null | undefined): string {
   return id ? id.slice(0, 8) : DASH;
 }
 
-/** Current time in ns since the epoch as an exact decimal string (no float rounding). */
-export function nowNsString(offsetMs = 0): string {
-  return (BigInt(Date.now() - offsetMs) * 1000000n).toString();
+/** ms since the epoch → ns as an exact decimal string (no float rounding past 2^53). */
+export function msToNsString(ms: number): string {
+  return (BigInt(Math.floor(ms)) * 1000000n).toString();
+}
+
+/** Current time in ns since the epoch as an exact decimal string. */
+export function nowNsString(): string {
+  return msToNsString(Date.now());
 }

@@ -1,0 +1,42 @@
+/** Failed spans of the trace with their first exception; each entry selects its span. */
+import { useState } from "react";
+import type { Span } from "@/api/types";
+import { asText } from "./SpanDetail/messages";
+import { isException } from "./SpanDetail/SpanDetail";
+
+export function ErrorsSection({ spans, onSelect }: { spans: readonly Span[]; onSelect: (spanId: string) => void }) {
+  const [open, setOpen] = useState(true);
+  const failed = spans.filter((s) => s.status?.code === "ERROR");
+  if (failed.length === 0) return null;
+  return (
+    <section className="errors-section panel" data-testid="errors-section">
+      <button type="button" className="btn-icon errors-toggle" onClick={() => setOpen(!open)} aria-expanded={open}>
+        {open ? "▾" : "▸"} <strong className="error-text">{failed.length} failed span{failed.length === 1 ? "" : "s"}</strong>
+      </button>
+      {open && (
+        <ul>
+          {failed.slice(0, 50).map((s) => {
+            const exc = (s.events ?? []).find(isException);
+            const a = exc?.attributes ?? {};
+            return (
+              <li key={s.span_id}>
+                <button type="button" className="link-btn" onClick={() => onSelect(s.span_id)}>
+                  {s.name}
+                </button>
+                {exc ? (
+                  <span>
+                    {" "}
+                    — <strong>{asText(a["exception.type"] ?? "exception")}</strong>: {asText(a["exception.message"] ?? "").slice(0, 200)}
+                  </span>
+                ) : (
+                  s.status?.message && <span className="muted"> — {s.status.message.slice(0, 200)}</span>
+                )}
+              </li>
+            );
+          })}
+          {failed.length > 50 && <li className="muted">…and {failed.length - 50} more</li>}
+        </ul>
+      )}
+    </section>
+  );
+}
