@@ -46,7 +46,7 @@ def run_program(
     return proc
 
 
-def poll(fetch: Callable[[], Any], ready: Callable[[Any], bool], what: str,
+def poll(fetch: Callable[[], Any], ready: Callable[[Any], bool], what: str | Callable[[], str],
          timeout: float = POLL_TIMEOUT_S) -> Any:
     """Call `fetch` until `ready(result)`; fail with the last result after `timeout`."""
     deadline = time.monotonic() + timeout
@@ -60,7 +60,8 @@ def poll(fetch: Callable[[], Any], ready: Callable[[Any], bool], what: str,
             if ready(last):
                 return last
         time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}; last: {last!r}"[:4000])
+    described = what() if callable(what) else what
+    pytest.fail(f"timed out after {timeout}s waiting for {described}; last: {last!r}"[:4000])
 
 
 def list_traces(url: str, **params: Any) -> list[dict[str, Any]]:
@@ -73,8 +74,12 @@ def list_traces(url: str, **params: Any) -> list[dict[str, Any]]:
 def find_trace(url: str, root_name: str, min_spans: int = 1) -> dict[str, Any]:
     """The full trace (with spans) whose root span or workflow is named `root_name`."""
 
+    seen: list[str] = []
+
     def fetch() -> dict[str, Any] | None:
-        for summary in list_traces(url):
+        summaries = list_traces(url)
+        seen[:] = [str(s.get("root_span_name")) for s in summaries[:20]]
+        for summary in summaries:
             if root_name in (summary.get("root_span_name"), summary.get("workflow_name")):
                 detail = httpx.get(f"{url}/api/v1/traces/{summary['trace_id']}", timeout=10)
                 if detail.status_code == 200:
@@ -82,8 +87,10 @@ def find_trace(url: str, root_name: str, min_spans: int = 1) -> dict[str, Any]:
                     return found
         return None
 
-    return poll(fetch, lambda t: t is not None and len(t.get("spans", [])) >= min_spans,
-                f"trace {root_name!r} with {min_spans} spans")
+    found: dict[str, Any] = poll(
+        fetch, lambda t: t is not None and len(t.get("spans", [])) >= min_spans,
+        lambda: f"trace {root_name!r} with {min_spans} spans (newest roots seen: {seen})")
+    return found
 
 
 def by_name(trace: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

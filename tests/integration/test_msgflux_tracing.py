@@ -67,7 +67,9 @@ def test_workflow_with_agent_and_tools_is_one_nested_trace(msgtrace_server: Any,
     proc = run_program(WORKFLOW, tmp_path, str(msgtrace_server.port), tag)
     assert "ANSWER Your order: order" in proc.stdout
 
-    root_name = f"Support Flow{tag}"
+    from msgflux.utils.convert import convert_camel_snake_to_title as title
+
+    root_name = title(f"SupportFlow{tag}")
     trace = find_trace(msgtrace_server.url, root_name, min_spans=6)
     spans = by_name(trace)
     roots = [s for s in trace["spans"] if not s["parent_span_id"]]
@@ -81,7 +83,7 @@ def test_workflow_with_agent_and_tools_is_one_nested_trace(msgtrace_server: Any,
     normalize, = spans["Normalize"]
     assert normalize["parent_span_id"] == root["span_id"]
     assert normalize["attributes"]["module.type"] == "normalize"
-    agent, = spans[f"Support Agent {tag}"]
+    agent, = spans[title(f"support_agent_{tag}")]
     assert agent["parent_span_id"] == root["span_id"]
     assert agent["attributes"]["span.type"] == "module"
     assert agent["attributes"]["module.type"] == "agent"
@@ -114,11 +116,6 @@ def test_user_span_around_msgflux_modules_nests_instead_of_raising(
 ) -> None:
     """msgflux 0.5.1 alone raises TypeError here (init_module(name, module_type))."""
     tag = uuid.uuid4().hex[:8]
-    code = '''
-    import sys
-    from opentelemetry import trace
-    from msgtrace import configure_msgflux_telemetry, flush_hint  # noqa: F401
-    '''
     code = '''
 import sys
 from opentelemetry import trace
