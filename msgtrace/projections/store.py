@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import queue
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -50,6 +51,7 @@ SORT_COLUMNS = {
     "cost": "cost",
 }
 _NULLABLE_SORT = {"cost"}
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 
 @dataclass(frozen=True)
@@ -330,15 +332,22 @@ def filter_sql(params: TraceQueryParams) -> tuple[list[str], list[Any]]:
     if params.min_cost is not None:
         where.append("cost >= ?")
         args.append(params.min_cost)
-    if params.search:
+    if params.search and params.search.strip():
         text = params.search.strip()
         like = like_pattern(text)
-        where.append(
-            "(trace_id GLOB ? OR workflow_name LIKE ? ESCAPE '\\' OR service_name LIKE ? ESCAPE '\\'"
-            " OR root_span_name LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM spans s"
-            " WHERE s.trace_id = traces.trace_id AND s.name LIKE ? ESCAPE '\\'))"
-        )
-        args.extend([text.lower().replace("[", "[[]") + "*", like, like, like, like])
+        parts = [
+            "workflow_name LIKE ? ESCAPE '\\'",
+            "service_name LIKE ? ESCAPE '\\'",
+            "root_span_name LIKE ? ESCAPE '\\'",
+            "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id"
+            " AND s.name LIKE ? ESCAPE '\\')",
+        ]
+        search_args: list[Any] = [like, like, like, like]
+        if _HEX.match(text):
+            parts.insert(0, "trace_id GLOB ?")
+            search_args.insert(0, text.lower() + "*")
+        where.append("(" + " OR ".join(parts) + ")")
+        args.extend(search_args)
     if params.q and params.q.strip():
         compiled = compile_query(params.q)
         where.append(compiled.sql)

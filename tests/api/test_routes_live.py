@@ -131,10 +131,11 @@ def test_many_subscribers_share_one_poller(live: tuple[LiveServer, ViewsBuilder]
     with (
         httpx.Client(base_url=server.url, timeout=30) as c1,
         httpx.Client(base_url=server.url, timeout=30) as c2,
+        c1.stream("GET", "/api/v1/live") as r1,
+        c2.stream("GET", "/api/v1/live") as r2,
     ):
-        with c1.stream("GET", "/api/v1/live") as r1, c2.stream("GET", "/api/v1/live") as r2:
-            views.add_trace(tid(7), [SpanSpec(sid(7), "x", BASE, 1.0)], updated_at=700)
-            e1 = read_events(r1, 1)
-            e2 = read_events(r2, 1)
+        views.add_trace(tid(7), [SpanSpec(sid(7), "x", BASE, 1.0)], updated_at=700)
+        e1 = read_events(r1, 1)
+        e2 = read_events(r2, 1)
     assert e1 == e2
     assert orjson.loads(e1[0]["data"])["trace_id"] == tid(7)

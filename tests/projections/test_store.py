@@ -1,0 +1,158 @@
+"""ReadStore against a real views database: read-only, filters, cursors, prefixes, live changes."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from msgtrace.core.errors import QueryError
+from msgtrace.core.models import TraceQueryParams
+from msgtrace.projections.store import ReadStore, decode_cursor, encode_cursor
+from tests.api.views import BASE, SpanSpec, ViewsBuilder, build_sample, sid, tid
+
+ABC = "abc" + "0" * 28 + "6"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ReadStore:
+    build_sample(tmp_path / "msgtrace.db").close()
+    return ReadStore(tmp_path / "msgtrace.db")
+
+
+def test_connections_are_read_only(store: ReadStore) -> None:
+    with (
+        store.connection() as conn,
+        pytest.raises(sqlite3.OperationalError, match="readonly|read-only|query_only"),
+    ):
+        conn.execute("DELETE FROM traces")
+    assert store.list_traces(TraceQueryParams()).total == 6
+
+
+def test_missing_file_is_empty_and_never_created(tmp_path: Path) -> None:
+    s = ReadStore(tmp_path / "absent.db")
+    assert s.list_traces(TraceQueryParams()).total == 0
+    assert s.get_trace(tid(1)) is None
+    assert s.stats()["total_traces"] == 0
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_store_sees_rows_written_after_it_opened(tmp_path: Path) -> None:
+    views = ViewsBuilder(tmp_path / "msgtrace.db")
+    s = ReadStore(tmp_path / "msgtrace.db")
+    assert s.list_traces(TraceQueryParams()).total == 0
+    views.add_trace(tid(9), [SpanSpec(sid(9), "late", BASE, 1.0)])
+    assert s.list_traces(TraceQueryParams()).total == 1  # pooled connection, new snapshot
+    views.close()
+
+
+def test_get_trace_sorted_spans_and_summary(store: ReadStore) -> None:
+    trace = store.get_trace(ABC)
+    assert trace is not None
+    assert trace.span_count == 21 and len(trace.spans) == 21
+    assert [s.start_time for s in trace.spans] == sorted(s.start_time for s in trace.spans)
+    assert trace.workflow_name == "batch"
+    tree = trace.build_span_tree()
+    assert len(tree) == 1 and len(tree[0].children) == 20
+
+
+def test_resolve_prefix(store: ReadStore) -> None:
+    assert store.resolve_trace_id("ABC") == [ABC]
+    assert len(store.resolve_trace_id("0000")) == 2  # ambiguous: at most two returned
+    assert store.resolve_trace_id("ffff") == []
+    assert store.resolve_trace_id("%") == []
+
+
+def test_export_rows_use_segment_column_names(store: ReadStore) -> None:
+    from msgtrace.core.schema import SPAN_COLUMN_NAMES
+
+    rows = store.export_rows(tid(1))
+    assert len(rows) == 3
+    assert set(rows[0]) == set(SPAN_COLUMN_NAMES)
+    assert rows[0]["start_time_unix_nano"] == BASE
+
+
+def test_cursor_round_trip_and_tampering() -> None:
+    c = encode_cursor("cost", "desc", None, tid(1))
+    assert decode_cursor(c, "cost", "desc") == (None, tid(1))
+    with pytest.raises(QueryError, match="cursor"):
+        decode_cursor(c, "duration", "desc")
+    with pytest.raises(QueryError, match="cursor"):
+        decode_cursor("!!!", "cost", "desc")
+    with pytest.raises(QueryError, match="cursor"):
+        decode_cursor(encode_cursor("cost", "desc", "x' OR 1=1", tid(1)), "cost", "desc")
+
+
+def test_cursor_paging_through_null_costs(store: ReadStore) -> None:
+    for order in ("asc", "desc"):
+        full = [
+            t.trace_id for t in store.list_traces(TraceQueryParams(sort="cost", order=order)).traces
+        ]
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = store.list_traces(
+                TraceQueryParams(sort="cost", order=order, limit=1, cursor=cursor)
+            )
+            seen += [t.trace_id for t in page.traces]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == full and len(seen) == 6
+
+
+def test_changes_since(store: ReadStore) -> None:
+    everything = store.changes_since(None)
+    assert len(everything) == 6
+    assert [c.trace.trace_id for c in store.changes_since(everything[2].cursor)] == [
+        c.trace.trace_id for c in everything[3:]
+    ]
+    assert store.changes_since(store.latest_cursor()) == []
+    with pytest.raises(QueryError, match="Last-Event-ID"):
+        store.changes_since("nonsense")
+
+
+INJECTIONS = ["'; DROP TABLE traces; --", "x' OR '1'='1", "%", "*", "?", "[a-z]*", "\\", "a%'--"]
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+@pytest.mark.parametrize("field", ["workflow_name", "service", "model", "search"])
+def test_filter_injection_is_harmless(store: ReadStore, field: str, payload: str) -> None:
+    page = store.list_traces(TraceQueryParams(**{field: payload}))
+    assert page.total == 0
+    assert store.list_traces(TraceQueryParams()).total == 6
+
+
+def test_search_wildcards_are_literal(store: ReadStore) -> None:
+    assert store.list_traces(TraceQueryParams(search="chat_flow")).total == 2
+    assert store.list_traces(TraceQueryParams(search="chat%flow")).total == 0
+    assert store.list_traces(TraceQueryParams(search="ABC0")).total == 1
+
+
+def test_concurrent_reads_from_threads(store: ReadStore) -> None:
+    errors: list[BaseException] = []
+    totals: list[int] = []
+
+    def work() -> None:
+        try:
+            for _ in range(20):
+                totals.append(store.list_traces(TraceQueryParams(q="duration:>1s")).total)
+                assert store.get_trace(tid(1)) is not None
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert set(totals) == {3} and len(totals) == 160
+
+
+def test_closed_store_refuses(store: ReadStore) -> None:
+    store.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        store.list_traces(TraceQueryParams())
