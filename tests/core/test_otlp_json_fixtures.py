@@ -32,7 +32,7 @@ def _rows(name: str) -> list[dict[str, Any]]:
 
 
 def test_full_spec_span_fields() -> None:
-    chat, root = _rows("full_spec.json")
+    chat, _ = _rows("full_spec.json")
     assert chat["offset"] == 42 and chat["received_time_unix_nano"] == 7
     assert chat["trace_id"] == "5b8efff798038103d269b633813fc60c"  # lowercased
     assert chat["span_id"] == "eee19b7ec3c1b174"
