@@ -182,24 +182,25 @@ def msgtrace_count(client: httpx.Client) -> int:
 
 
 def wait_until(count: Callable[[], int], expected: int, timeout: float = QUERYABLE_TIMEOUT_S,
-               settle_s: float = 0.0) -> tuple[float | None, int]:
-    """Poll ``count`` until it reaches ``expected``; (wall time reached or None, last count).
+               settle_s: float = 20.0) -> tuple[float, int, bool]:
+    """Poll ``count`` until it reaches ``expected`` or stops changing for ``settle_s`` seconds.
 
-    With ``settle_s``, also returns once the count has not changed for that long (for counting
-    what survived a crash, which may never reach ``expected``).
+    Returns (wall time the final count was first seen, final count, whether it reached
+    ``expected``). A store that silently drops spans never reaches ``expected``; the settle rule
+    then measures what it did store, and when.
     """
     deadline = time.monotonic() + timeout
-    last, changed = -1, time.monotonic()
+    last, changed, changed_wall = -1, time.monotonic(), time.time()
     while time.monotonic() < deadline:
         n = count()
         if n >= expected:
-            return time.time(), n
+            return time.time(), n, True
         if n != last:
-            last, changed = n, time.monotonic()
-        elif settle_s and n >= 0 and time.monotonic() - changed >= settle_s:
-            return None, n
+            last, changed, changed_wall = n, time.monotonic(), time.time()
+        elif n >= 0 and time.monotonic() - changed >= settle_s:
+            break
         time.sleep(0.1)
-    return None, last
+    return changed_wall, last, False
 
 
 def latency_ms(fn: Callable[[], httpx.Response], n: int) -> list[float]:
@@ -275,14 +276,12 @@ def run_msgtrace(corpus: Path, n_spans: int, trace_ids: list[str], work: Path, c
             # Everything acked is in the fsync'd log; a restart recovers and projects it.
             srv.start()
             with httpx.Client(base_url=srv.url, timeout=60) as client:
-                _, n = wait_until(lambda: msgtrace_count(client), load["spans_acked"], settle_s=20)
+                _, n, _ = wait_until(lambda: msgtrace_count(client), load["spans_acked"])
             out["recovered"] = n
             return out
         with httpx.Client(base_url=srv.url, timeout=60) as client:
-            done, n = wait_until(lambda: msgtrace_count(client), load["spans_acked"])
-            if done is None:
-                raise RuntimeError(f"msgtrace: {n} of {load['spans_acked']} queryable; {srv.log_tail()}")
-            out["all_queryable_unix"] = done
+            done, n, _ = wait_until(lambda: msgtrace_count(client), load["spans_acked"])
+            out["all_queryable_unix"], out["stored"] = done, n
             out["list_ms"] = latency_ms(lambda: client.get("/api/v1/traces", params={"limit": 50}),
                                         READ_SAMPLES)
             out["detail_ms"] = timed_each(lambda t: client.get(f"/api/v1/traces/{t}"), trace_ids)
@@ -308,10 +307,8 @@ def run_phoenix(corpus: Path, n_spans: int, trace_ids: list[str], work: Path, cr
         if crash:
             out["recovered"] = srv.span_count()
             return out
-        done, n = wait_until(srv.span_count, load["spans_acked"])
-        if done is None:
-            raise RuntimeError(f"phoenix: only {n} of {load['spans_acked']} spans stored")
-        out["all_queryable_unix"] = done
+        done, n, _ = wait_until(srv.span_count, load["spans_acked"])
+        out["all_queryable_unix"], out["stored"] = done, n
         with httpx.Client(base_url=srv.url, timeout=60) as client:
             list_call, detail_call, how = phoenix_readers(client, trace_ids)
             out["read_how"] = how
@@ -321,6 +318,10 @@ def run_phoenix(corpus: Path, n_spans: int, trace_ids: list[str], work: Path, cr
         return out
     finally:
         srv.stop()
+        log_file = wd.parent / "phoenix.log"
+        if log_file.exists():
+            out["insert_failures_logged"] = log_file.read_text(errors="replace").count(
+                "Span insertion failed")
         shutil.rmtree(wd.parent, ignore_errors=True)
 
 
@@ -328,8 +329,9 @@ def run_phoenix(corpus: Path, n_spans: int, trace_ids: list[str], work: Path, cr
 
 def main() -> int:
     args = bench_arguments(__doc__.split("\n")[0] if __doc__ else "").parse_args()
-    n_rep = repeats(args, full=3, quick=1)
-    n_spans = 10_000 if args.quick else 30_000
+    n_rep = repeats(args, full=2, quick=1)
+    # Phoenix stores on the order of 100 realistic spans/s on a 2-core machine: keep it small.
+    n_spans = 2_000 if args.quick else 5_000
     version = ensure_phoenix()
     load_corpus(n_spans, variant="realistic", seed=0)
     corpus = corpus_path(n_spans, variant="realistic", seed=0)
@@ -358,7 +360,9 @@ def main() -> int:
     rows = [
         ("acknowledged rate", "spans/s", lambda r, c: r["load"]["acked_spans_per_s"]),
         ("persisted rate (first send -> all queryable)", "spans/s",
-         lambda r, c: r["load"]["spans_acked"] / (r["all_queryable_unix"] - r["load"]["first_send_unix"])),
+         lambda r, c: r["stored"] / (r["all_queryable_unix"] - r["load"]["first_send_unix"])),
+        ("acked spans never stored (no crash)", "spans",
+         lambda r, c: r["load"]["spans_acked"] - r["stored"]),
         ("last ack -> all queryable", "s",
          lambda r, c: r["all_queryable_unix"] - r["load"]["last_ack_unix"]),
         ("queryable when the load ended", "spans", lambda r, c: r["queryable_at_end"]),
@@ -387,6 +391,10 @@ def main() -> int:
     res.notes.append("Lost spans: acknowledged with HTTP 200 but absent after SIGKILL of the whole "
                      "server process group right after the last ack (msgtrace restarted and "
                      "counted through its API; Phoenix counted in its SQLite file).")
+    failures = [r.get("insert_failures_logged", 0) for r in runs["Phoenix"]]
+    res.notes.append("\"All queryable\" is when the count reached what was acked, or, for a store "
+                     "that never gets there, when its count last changed (stable for 20 s). "
+                     f"Phoenix logged 'Span insertion failed' {failures} times per normal run.")
     res.extra = {"statuses": {s: [r["load"]["requests_by_status"] for r in runs[s]] for s in systems}}
     emit(res)
     return 0
