@@ -25,7 +25,7 @@ def store(tmp_path: Path) -> ReadStore:
 def test_connections_are_read_only(store: ReadStore) -> None:
     with (
         store.connection() as conn,
-        pytest.raises(sqlite3.OperationalError, match="readonly|read-only|query_only"),
+        pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only|query_only"),
     ):
         conn.execute("DELETE FROM traces")
     assert store.list_traces(TraceQueryParams()).total == 6
