@@ -76,11 +76,11 @@ print(json.dumps(results))
 '''
 
 
-def _run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, **kwargs)  # type: ignore[call-overload]
+def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
     if proc.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc  # type: ignore[no-any-return]
+    return proc
 
 
 def _pip(*args: str, python: Path | None = None) -> subprocess.CompletedProcess[str]:
