@@ -49,8 +49,8 @@ def test_stats_reads_env_and_db_path(data_dir: Path, tmp_path: Path) -> None:
     code, out, _ = run(
         "stats", "--json", "--db-path", str(data_dir / "msgtrace.db"), "--data-dir", str(tmp_path)
     )
-    assert json.loads(out)["total_traces"] == 6
-    code, out, _ = run("stats", "--json", env={"MSGTRACE_DB_PATH": str(data_dir / "msgtrace.db")})
+    assert code == 0 and json.loads(out)["total_traces"] == 6
+    _code, out, _ = run("stats", "--json", env={"MSGTRACE_DB_PATH": str(data_dir / "msgtrace.db")})
     assert json.loads(out)["total_traces"] == 6
 
 
@@ -149,10 +149,10 @@ def _make_log(data_dir: Path) -> None:
 
 def test_clear_asks_first(data_dir: Path) -> None:
     _make_log(data_dir)
-    code, out, _ = run("clear", "--data-dir", str(data_dir), input="n\n")
+    code, _, _ = run("clear", "--data-dir", str(data_dir), input="n\n")
     assert code == 1
     assert (data_dir / "msgtrace.db").exists() and (data_dir / "segments").exists()
-    code, out, _ = run("clear", "--data-dir", str(data_dir), input="y\n")
+    code, _out, _ = run("clear", "--data-dir", str(data_dir), input="y\n")
     assert code == 0
     assert not (data_dir / "msgtrace.db").exists()
 
