@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -223,10 +223,15 @@ def _to_str(value: Any) -> str | None:
     return str(value)
 
 
-def pick(attributes: Mapping[str, Any], field: str) -> Any:
-    """The value of `field`: the first key of its family present (not null) on the span."""
+def pick(
+    attributes: Mapping[str, Any], field: str, convert: Callable[[Any], Any] | None = None
+) -> Any:
+    """The value of `field`: the first key of its family whose value is usable (present, not
+    null, and convertible by `convert` when given)."""
     for key in KEY_FAMILIES[field]:
         value = attributes.get(key)
+        if convert is not None:
+            value = convert(value)
         if value is not None:
             return value
     return None
@@ -281,14 +286,14 @@ class LlmFields:
 
 def normalise(attributes: Mapping[str, Any], prices: PriceTable | None = None) -> LlmFields:
     """Normalised LLM fields of one span's attributes (plain JSON values)."""
-    model = _to_str(pick(attributes, "model"))
-    ints = {f: _to_int(pick(attributes, f)) for f in INT_FIELDS}
+    model = pick(attributes, "model", _to_str)
+    ints = {f: pick(attributes, f, _to_int) for f in INT_FIELDS}
     total = ints["total_tokens"]
     if total is None and (ints["input_tokens"] is not None or ints["output_tokens"] is not None):
         total = (ints["input_tokens"] or 0) + (ints["output_tokens"] or 0)
-    cost_in = _to_float(pick(attributes, "cost_input"))
-    cost_out = _to_float(pick(attributes, "cost_output"))
-    cost = _to_float(pick(attributes, "cost_total"))
+    cost_in = pick(attributes, "cost_input", _to_float)
+    cost_out = pick(attributes, "cost_output", _to_float)
+    cost = pick(attributes, "cost_total", _to_float)
     if cost is None and (cost_in is not None or cost_out is not None):
         cost = (cost_in or 0.0) + (cost_out or 0.0)
     source: str | None = "span" if cost is not None else None
@@ -306,16 +311,16 @@ def normalise(attributes: Mapping[str, Any], prices: PriceTable | None = None) -
                 ints["reasoning_tokens"] or 0,
             )
             source = "computed"
-    operation = _to_str(pick(attributes, "operation"))
-    msgflux_type = _to_str(pick(attributes, "msgflux_span_type"))
-    workflow = _to_str(pick(attributes, "workflow"))
+    operation = pick(attributes, "operation", _to_str)
+    msgflux_type = pick(attributes, "msgflux_span_type", _to_str)
+    workflow = pick(attributes, "workflow", _to_str)
     if workflow is None and msgflux_type == "flow":
-        workflow = _to_str(pick(attributes, "module_name"))
+        workflow = pick(attributes, "module_name", _to_str)
     return LlmFields(
         model=model,
-        provider=_to_str(pick(attributes, "provider")),
+        provider=pick(attributes, "provider", _to_str),
         span_type=span_type_of(
-            _to_str(pick(attributes, "span_kind")), operation, msgflux_type, model is not None
+            pick(attributes, "span_kind", _to_str), operation, msgflux_type, model is not None
         ),
         operation=operation,
         input_tokens=ints["input_tokens"],
@@ -325,8 +330,8 @@ def normalise(attributes: Mapping[str, Any], prices: PriceTable | None = None) -
         total_tokens=total,
         cost=cost,
         cost_source=source,
-        currency=_to_str(pick(attributes, "currency")),
+        currency=pick(attributes, "currency", _to_str),
         workflow_name=workflow,
-        session_id=_to_str(pick(attributes, "session_id")),
-        user_id=_to_str(pick(attributes, "user_id")),
+        session_id=pick(attributes, "session_id", _to_str),
+        user_id=pick(attributes, "user_id", _to_str),
     )
