@@ -25,7 +25,8 @@ export function SearchBar({ value, onSubmit }: { value: string; onSubmit: (q: st
     return () => clearTimeout(t);
   }, [draft]);
   const validation = useQueryValidation(debounced.trim());
-  const result = debounced.trim() ? validation.data : undefined;
+  // Show a verdict only for what is in the box now, never a stale one while typing.
+  const result = debounced.trim() && debounced === draft ? validation.data : undefined;
   const invalid = result && !result.ok;
 
   return (
