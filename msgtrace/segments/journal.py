@@ -221,8 +221,8 @@ class Journal:
         """Close the open journal file (it becomes `<first>-<last>.wal`) if it has records."""
         future: concurrent.futures.Future[int] = concurrent.futures.Future()
         with self._cond:
-            if self._closed:
-                return
+            if self._closing or self._closed:
+                return  # close() rotates on its way out
             self._queue.append(_Rotate(future))
             self._cond.notify()
         future.result()
