@@ -69,11 +69,13 @@ class ScriptedChatModel(BaseModel, ChatCompletionModel):
     def _initialize(self) -> None:
         """Nothing to connect to; state stays plain data so msgflux can serialise it."""
 
-    # msgflux calls models as model(messages, system_prompt=..., tool_definitions=..., ...)
-    def __call__(  # type: ignore[override]
+    # msgflux calls chat models as model(messages=..., system_prompt=..., tool_definitions=...)
+    # (Agent) or model(data=...) (Predictor).
+    def __call__(
         self,
-        messages: str | list[dict[str, Any]],
+        messages: str | list[dict[str, Any]] | None = None,
         *,
+        data: Any = None,
         system_prompt: str | None = None,
         tool_definitions: Any = None,
         generation_schema: Any = None,
@@ -81,6 +83,8 @@ class ScriptedChatModel(BaseModel, ChatCompletionModel):
         **_: Any,
     ) -> ModelResponse:
         self.calls += 1
+        if messages is None:
+            messages = data if isinstance(data, (str, list)) else str(data or "")
         history = [{"role": "user", "content": messages}] if isinstance(messages, str) else messages
         with trace.get_tracer("msgtrace.demo_model").start_as_current_span(
             f"chat {self.model_id}", kind=SpanKind.CLIENT

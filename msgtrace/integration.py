@@ -88,6 +88,14 @@ class Observer:
         """The server's `/health` document, or None when it does not answer."""
         return _health(self.url)
 
+    def trace_url(self, trace_id: str) -> str:
+        """The UI page of one trace."""
+        return f"{self.url}/traces/{trace_id}"
+
+    def flush(self) -> None:
+        """Export every span this program has finished so far (blocks up to about 10 s)."""
+        flush_pending_spans()
+
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Flush this program's pending spans, then (if we started it) SIGTERM the server and wait."""
         flush_pending_spans()
