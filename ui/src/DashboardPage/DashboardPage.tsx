@@ -27,6 +27,11 @@ export function DashboardPage() {
   const usage = useUsage(range, () => ({ ...rangeParams(range), group_by: "model", bucket }));
   const recent = useRecentTraces(8);
   const s = stats.data;
+  // The charts show the whole selected window; recomputed when fresh data arrives.
+  const xRange = useMemo<[number, number]>(() => {
+    const now = Math.ceil(Date.now() / 1000);
+    return [now - RANGES[range][0] / 1000, now];
+  }, [range, series.dataUpdatedAt]); // eslint-disable-line react-hooks/exhaustive-deps
 
   return (
     <div className="dashboard" data-testid="dashboard">
@@ -60,19 +65,19 @@ export function DashboardPage() {
           <SeriesChart q={series} pick={(d) => [
             { label: "traces", color: "--bar", values: d.points.map((p) => p.traces) },
             { label: "errors", color: "--error", values: d.points.map((p) => p.error_traces) },
-          ]} format={formatCompact} bars />
+          ]} format={formatCompact} bars xRange={xRange} />
         </Panel>
         <Panel title="Latency">
           <SeriesChart q={series} pick={(d) => [
             { label: "avg", color: "--bar", values: d.points.map((p) => p.avg_duration_ms) },
             { label: "max", color: "--warn", values: d.points.map((p) => p.max_duration_ms) },
-          ]} format={formatDuration} />
+          ]} format={formatDuration} xRange={xRange} />
         </Panel>
         <Panel title="Tokens by model">
-          <UsageChart q={usage} field="total_tokens" format={formatCompact} />
+          <UsageChart q={usage} field="total_tokens" format={formatCompact} xRange={xRange} />
         </Panel>
         <Panel title="Cost by model">
-          <UsageChart q={usage} field="cost" format={formatCost} />
+          <UsageChart q={usage} field="cost" format={formatCost} xRange={xRange} />
         </Panel>
         <Panel title="Models" wide>
           <UsageTable q={usage} />
@@ -125,18 +130,18 @@ function Panel({ title, children, wide }: { title: string; children: React.React
 
 type QueryLike<T> = { isPending: boolean; isError: boolean; error: unknown; data: T | undefined };
 
-function SeriesChart({ q, pick, format, bars }: { q: QueryLike<Timeseries>; pick: (d: Timeseries) => ChartSeries[]; format: (v: number) => string; bars?: boolean }) {
+function SeriesChart({ q, pick, format, bars, xRange }: { q: QueryLike<Timeseries>; pick: (d: Timeseries) => ChartSeries[]; format: (v: number) => string; bars?: boolean; xRange: [number, number] }) {
   const times = useMemo(() => q.data?.points.map((p) => p.t) ?? [], [q.data]);
   const series = useMemo(() => (q.data ? pick(q.data) : []), [q.data]); // eslint-disable-line react-hooks/exhaustive-deps
   if (q.isPending) return <Skeleton rows={4} height={30} />;
   if (q.isError) return <ErrorState error={q.error} />;
   if (times.length === 0) return <EmptyState title="No data in this range" />;
-  return <TimeChart times={times} series={series} format={format} bars={bars} />;
+  return <TimeChart times={times} series={series} format={format} bars={bars} xRange={xRange} />;
 }
 
 const MODEL_COLORS = ["--bar", "--bar-llm", "--bar-tool", "--warn", "--ok", "--error"];
 
-function UsageChart({ q, field, format }: { q: QueryLike<Usage>; field: "total_tokens" | "cost"; format: (v: number) => string }) {
+function UsageChart({ q, field, format, xRange }: { q: QueryLike<Usage>; field: "total_tokens" | "cost"; format: (v: number) => string; xRange: [number, number] }) {
   const { times, series } = useMemo(() => {
     const data = q.data;
     if (!data) return { times: [] as number[], series: [] as ChartSeries[] };
@@ -153,7 +158,7 @@ function UsageChart({ q, field, format }: { q: QueryLike<Usage>; field: "total_t
   if (q.isPending) return <Skeleton rows={4} height={30} />;
   if (q.isError) return <ErrorState error={q.error} />;
   if (times.length === 0) return <EmptyState title="No LLM usage in this range" />;
-  return <TimeChart times={times} series={series} format={format} />;
+  return <TimeChart times={times} series={series} format={format} xRange={xRange} />;
 }
 
 function UsageTable({ q }: { q: QueryLike<Usage> }) {

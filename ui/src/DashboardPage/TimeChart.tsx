@@ -19,9 +19,11 @@ interface Props {
   format: (v: number) => string;
   height?: number;
   bars?: boolean;
+  /** The x range to show, seconds since the epoch (the selected time window). */
+  xRange?: [number, number];
 }
 
-export function TimeChart({ times, series, format, height = 180, bars = false }: Props) {
+export function TimeChart({ times, series, format, height = 180, bars = false, xRange }: Props) {
   const ref = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -38,8 +40,8 @@ export function TimeChart({ times, series, format, height = 180, bars = false }:
         height,
         legend: { show: true },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true } },
-        axes: [axis, { ...axis, size: 56, values: (_u, vals) => vals.map((x) => (x === null ? "" : format(x))) }],
+        scales: { x: xRange ? { time: true, range: () => xRange } : { time: true } },
+        axes: [axis, { ...axis, size: 64, values: (_u, vals) => vals.map((x) => (x === null ? "" : format(x))) }],
         series: [
           {},
           ...series.map((s) => ({
@@ -65,7 +67,7 @@ export function TimeChart({ times, series, format, height = 180, bars = false }:
       mq.removeEventListener("change", build);
       chart?.destroy();
     };
-  }, [times, series, format, height, bars]);
+  }, [times, series, format, height, bars, xRange?.[0], xRange?.[1]]); // eslint-disable-line react-hooks/exhaustive-deps
 
   return <div ref={ref} className="time-chart" />;
 }

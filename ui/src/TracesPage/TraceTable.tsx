@@ -91,7 +91,7 @@ export function TraceTable({ traces, search, onSort, hasMore, loadingMore, onLoa
                 </div>
                 <div>
                   <button type="button" className="btn-icon" aria-label={`Delete trace ${t.trace_id}`} title="Delete" data-testid="delete-row" onClick={() => onDelete(t)}>
-                    🗑
+                    Delete
                   </button>
                 </div>
               </div>

@@ -32,7 +32,7 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
         });
       }}
     >
-      {done ? "✓" : "⧉"}
+      {done ? "copied" : "copy"}
     </button>
   );
 }

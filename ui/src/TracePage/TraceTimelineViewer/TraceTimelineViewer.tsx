@@ -83,10 +83,10 @@ export function TraceTimelineViewer({ spans, selectedSpanId, onSelect }: Props) 
         </button>
         <span className="toolbar-spacer" />
         <button type="button" className="btn btn-small" onClick={() => zoomBy(0.5)} aria-label="Zoom in">
-          ＋
+          Zoom in
         </button>
         <button type="button" className="btn btn-small" onClick={() => zoomBy(2)} aria-label="Zoom out" disabled={!zoomed}>
-          －
+          Zoom out
         </button>
         <button type="button" className="btn btn-small" onClick={() => setView({ start: 0, end: 1 })} disabled={!zoomed}>
           Reset zoom
