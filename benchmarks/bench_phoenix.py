@@ -331,7 +331,7 @@ def main() -> int:
     args = bench_arguments(__doc__.split("\n")[0] if __doc__ else "").parse_args()
     n_rep = repeats(args, full=2, quick=1)
     # Phoenix stores on the order of 100 realistic spans/s on a 2-core machine: keep it small.
-    n_spans = 2_000 if args.quick else 5_000
+    n_spans = 1_000 if args.quick else 3_000
     version = ensure_phoenix()
     load_corpus(n_spans, variant="realistic", seed=0)
     corpus = corpus_path(n_spans, variant="realistic", seed=0)
