@@ -28,7 +28,7 @@ class Rollup:
     sums: tuple[str, ...]  # additive integer columns (the first one is the row's count)
     derived: tuple[tuple[str, str, float], ...]  # (REAL column, integer column, divisor)
     max_column: str | None  # integer max column, its REAL twin is derived the same way
-    max_sql: str | None  # recompute query: params = key values (bucket as [lo, hi) ns first)
+    max_sql: str | None  # per-bucket query: params [lo, hi) ns; rows = other keys..., max
     bucket_ns: int
 
 
@@ -50,10 +50,10 @@ USAGE = Rollup(
     derived=(("cost", "cost_pico", 1e12), ("duration_ms_sum", "duration_ns_sum", 1e6)),
     max_column="duration_ns_max",
     max_sql=(
-        "SELECT max(s.end_time - s.start_time) FROM spans s JOIN traces t ON t.trace_id = s.trace_id"
-        " WHERE s.counts_usage = 1 AND s.start_time >= ? AND s.start_time < ?"
-        " AND coalesce(s.model, '') = ? AND coalesce(t.workflow_name, '') = ?"
-        " AND coalesce(s.service_name, '') = ?"
+        "SELECT coalesce(s.model, ''), coalesce(t.workflow_name, ''), coalesce(s.service_name, ''),"
+        " max(s.end_time - s.start_time)"
+        " FROM spans s JOIN traces t ON t.trace_id = s.trace_id"
+        " WHERE s.counts_usage = 1 AND s.start_time >= ? AND s.start_time < ? GROUP BY 1, 2, 3"
     ),
     bucket_ns=MINUTE_NS,
 )
@@ -75,8 +75,8 @@ TRACES = Rollup(
     derived=(("cost", "cost_pico", 1e12), ("duration_ms_sum", "duration_ns_sum", 1e6)),
     max_column="duration_ns_max",
     max_sql=(
-        "SELECT max(end_time - start_time) FROM traces WHERE start_time >= ? AND start_time < ?"
-        " AND coalesce(workflow_name, '') = ? AND coalesce(service_name, '') = ?"
+        "SELECT coalesce(workflow_name, ''), coalesce(service_name, ''), max(end_time - start_time)"
+        " FROM traces WHERE start_time >= ? AND start_time < ? GROUP BY 1, 2"
     ),
     bucket_ns=MINUTE_NS,
 )
@@ -192,12 +192,15 @@ def apply_delta(
     if rollup.max_column is not None:
         removed = delta.filter(pl.col("_removed_max").is_not_null())
         where = " AND ".join(f"{k} = ?" for k in keys)
-        for row in removed.select(*keys, "_removed_max").iter_rows():
+        # A removed contribution below the key's maximum, or one replaced by a contribution at
+        # least as large, leaves max(current, added) correct; only the rest need the source.
+        for row in removed.select(*keys, "_removed_max", rollup.max_column).iter_rows():
+            key, removed_max, added_max = row[:-2], row[-2], row[-1]
             current = conn.execute(
-                f"SELECT {rollup.max_column} FROM {rollup.table} WHERE {where}", row[:-1]
+                f"SELECT {rollup.max_column} FROM {rollup.table} WHERE {where}", key
             ).fetchone()
-            if current is not None and row[-1] >= current[0]:
-                recompute.append(row[:-1])
+            if current is not None and removed_max >= current[0] and added_max < current[0]:
+                recompute.append(key)
         delta = delta.drop("_removed_max")
 
     columns = [*keys, *rollup.sums]
@@ -236,17 +239,20 @@ def apply_delta(
 def _recompute_max(
     conn: sqlite3.Connection, rollup: Rollup, keys: list[tuple[object, ...]]
 ) -> None:
+    """Set the maximum of `keys` from the source tables: one grouped query per time bucket."""
     assert rollup.max_sql is not None and rollup.max_column is not None
     where = " AND ".join(f"{k} = ?" for k in rollup.keys)
     step = rollup.bucket_ns // 1_000_000_000
+    by_bucket: dict[int, set[tuple[object, ...]]] = {}
     for key in keys:
-        bucket = int(key[0])  # type: ignore[call-overload]
+        by_bucket.setdefault(int(key[0]), set()).add(tuple(key[1:]))  # type: ignore[call-overload]
+    for bucket, wanted in sorted(by_bucket.items()):
         lo, hi = bucket * 1_000_000_000, (bucket + step) * 1_000_000_000
-        row = conn.execute(rollup.max_sql, (lo, hi, *key[1:])).fetchone()
-        if row is None or row[0] is None:
-            continue  # the key's row was deleted (count reached zero)
-        conn.execute(
-            f"UPDATE {rollup.table} SET {rollup.max_column} = ?, duration_ms_max = ? / 1e6 "
-            f"WHERE {where}",
-            (row[0], row[0], *key),
-        )
+        for *rest, value in conn.execute(rollup.max_sql, (lo, hi)):
+            if tuple(rest) not in wanted or value is None:
+                continue  # a key whose row was deleted (count reached zero) is absent here
+            conn.execute(
+                f"UPDATE {rollup.table} SET {rollup.max_column} = ?, duration_ms_max = ? / 1e6 "
+                f"WHERE {where}",
+                (value, value, bucket, *rest),
+            )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 # Bump when schema.sql changes in a way existing databases cannot follow: the projector reindexes.
-PROJECTION_SCHEMA_VERSION = "2"
+PROJECTION_SCHEMA_VERSION = "3"
 
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 
@@ -34,6 +34,8 @@ def connect(db_path: Path) -> sqlite3.Connection:
     """A writer connection in autocommit mode; transactions are explicit (`BEGIN IMMEDIATE`)."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(db_path), isolation_level=None, timeout=60.0)
+    # Larger pages suit rows holding prompt text; takes effect only when the file is created.
+    conn.execute("PRAGMA page_size=16384")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=60000")
