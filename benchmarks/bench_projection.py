@@ -65,11 +65,13 @@ def build_log(n_spans: int, variant: str) -> Path:
 def reindex_once(data_dir: Path, n_spans: int) -> float:
     from msgtrace.projections.projector import Projector
 
-    with tempfile.TemporaryDirectory(dir=WORK_DIR) as tmp:
-        with Projector(data_dir, Path(tmp) / "msgtrace.db") as projector:
-            t0 = time.perf_counter()
-            applied = projector.reindex()
-            elapsed = time.perf_counter() - t0
+    with (
+        tempfile.TemporaryDirectory(dir=WORK_DIR) as tmp,
+        Projector(data_dir, Path(tmp) / "msgtrace.db") as projector,
+    ):
+        t0 = time.perf_counter()
+        applied = projector.reindex()
+        elapsed = time.perf_counter() - t0
     assert applied == n_spans, (applied, n_spans)
     return n_spans / elapsed
 
