@@ -9,7 +9,8 @@ Each repeat starts a fresh ``msgtrace start`` (loopback, OS-picked port, fresh d
    spans / (first send -> all queryable), i.e. ingest + seal + projection together, and the
    **lag after the last ack** (last ack -> all queryable);
 3. sends a second corpus (other seed, so no duplicates) open-loop at 50% of step 1's acked rate:
-   **p99 ack latency below saturation**;
+   **p99 ack latency below saturation**, and the worst projection lag ``/health`` reports
+   meanwhile (bounded lag = the pipeline keeps up at that rate);
 4. reports the peak RSS of the server's process tree over the whole repeat, and the data dir's
    bytes per span once everything is sealed and projected.
 """
@@ -66,6 +67,40 @@ def wait_queryable(client: httpx.Client, expected: int, timeout: float = QUERYAB
     return None, count
 
 
+class HealthSampler:
+    """Polls ``/health`` in a thread; keeps the worst projection lag (s) and journal backlog."""
+
+    def __init__(self, url: str, interval: float = 0.5) -> None:
+        import threading
+
+        self.url = url
+        self.interval = interval
+        self.max_lag_s = 0.0
+        self.max_backlog_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            while not self._stop.is_set():
+                try:
+                    h = client.get("/health").json()
+                    self.max_lag_s = max(self.max_lag_s, float(h["projection_lag"]["seconds"]))
+                    self.max_backlog_bytes = max(self.max_backlog_bytes,
+                                                 int(h.get("journal_backlog_bytes", 0)))
+                except (httpx.HTTPError, KeyError, ValueError, TypeError):
+                    pass
+                self._stop.wait(self.interval)
+
+    def __enter__(self) -> HealthSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def one_repeat(corpus_a: Path, corpus_b: Path, work: Path) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="ingest-", dir=work)) / "data"
     try:
@@ -80,7 +115,8 @@ def one_repeat(corpus_a: Path, corpus_b: Path, work: Path) -> dict[str, Any]:
             e2e = burst["spans_acked"] / (done - burst["first_send_unix"])
             lag_after = done - burst["last_ack_unix"]
             half = 0.5 * burst["acked_spans_per_s"]
-            steady = run_load(srv.otlp_url, corpus_b, connections=CONNECTIONS, rate=half)
+            with HealthSampler(srv.url) as health:
+                steady = run_load(srv.otlp_url, corpus_b, connections=CONNECTIONS, rate=half)
             expected = burst["spans_acked"] + steady["spans_acked"]
             done2, count2 = wait_queryable(client, expected)
             if done2 is None:
@@ -91,7 +127,8 @@ def one_repeat(corpus_a: Path, corpus_b: Path, work: Path) -> dict[str, Any]:
             "acked": burst["acked_spans_per_s"], "e2e": e2e, "lag_after_last_ack_s": lag_after,
             "queryable_at_load_end": count_at_end, "burst": burst, "steady": steady,
             "p99_half": steady["latency_ms"]["p99"], "p50_half": steady["latency_ms"]["p50"],
-            "half_rate": half, "rss_peak": rss.peak, "disk_bytes_per_span": disk / expected,
+            "half_rate": half, "max_lag_half_s": health.max_lag_s,
+            "max_backlog_half_bytes": health.max_backlog_bytes, "rss_peak": rss.peak, "disk_bytes_per_span": disk / expected,
         }
     finally:
         shutil.rmtree(data_dir.parent, ignore_errors=True)
@@ -128,6 +165,8 @@ def main() -> int:
                    [r["p50_half"] for r in runs], cmd))
     res.add(Figure("ack latency p99 at 50% of full speed", "ms",
                    [r["p99_half"] for r in runs], cmd, 50, "<="))
+    res.add(Figure("worst projection lag during the 50% load (/health)", "s",
+                   [r["max_lag_half_s"] for r in runs], cmd))
     res.add(Figure("peak server RSS (process tree)", "MiB",
                    [r["rss_peak"] / 2**20 for r in runs], cmd, 400, "<="))
     res.add(Figure("disk per span (journal + segments + SQLite)", "bytes",
