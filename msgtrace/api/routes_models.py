@@ -13,6 +13,8 @@ class TraceList(BaseModel):
     next_cursor: str | None
     limit: int
     offset: int
+    # false when more than `total` (10,000) traces match and counting stopped there
+    total_exact: bool = True
 
 
 class TraceTree(BaseModel):

@@ -106,6 +106,7 @@ def traces_router(ctx: ReadContext, store: ReadStore, on_delete: DeleteHook) -> 
             next_cursor=page.next_cursor,
             limit=page.limit,
             offset=page.offset,
+            total_exact=page.total_exact,
         )
         return _json(body)
 
@@ -126,7 +127,10 @@ def traces_router(ctx: ReadContext, store: ReadStore, on_delete: DeleteHook) -> 
         summary="A trace with all its spans, sorted by start",
     )
     async def get_trace(trace_id: str) -> Response:
-        return _json(await _load(store, trace_id))
+        body = await store.run(store.get_trace_json, _norm(trace_id))
+        if body is None:
+            raise NotFound(f"trace {_sanitize(trace_id)} not found")
+        return Response(body, media_type=JSON)
 
     @router.get(
         "/api/v1/traces/{trace_id}/tree",
@@ -181,15 +185,17 @@ def traces_router(ctx: ReadContext, store: ReadStore, on_delete: DeleteHook) -> 
         tid = _norm(trace_id)
         disposition = {"Content-Disposition": f'attachment; filename="trace-{tid[:32]}.json"'}
         if format == "json":
-            trace = await _load(store, trace_id)
-            return Response(trace.model_dump_json(), media_type=JSON, headers=disposition)
+            body = await store.run(store.get_trace_json, tid)
+            if body is None:
+                raise NotFound(f"trace {_sanitize(trace_id)} not found")
+            return Response(body, media_type=JSON, headers=disposition)
         rows = await store.run(store.export_rows, tid)
         if not rows:
             raise NotFound(f"trace {_sanitize(trace_id)} not found")
         from msgtrace.core.otlp import request_to_json, rows_to_request
 
-        body = request_to_json(rows_to_request(rows))
-        return Response(orjson.dumps(body), media_type=JSON, headers=disposition)
+        otlp = request_to_json(rows_to_request(rows))
+        return Response(orjson.dumps(otlp), media_type=JSON, headers=disposition)
 
     @router.get(
         "/api/v1/export/traces",

@@ -142,40 +142,55 @@ class Trace(TraceSummary):
 def build_span_tree(spans: list[Span]) -> list[SpanNode]:
     """See `Trace.build_span_tree`; iterative, so a 10,000-deep chain cannot overflow the stack."""
     ordered = sorted(spans, key=lambda s: (s.start_time, s.span_id))
-    nodes: dict[str, SpanNode] = {}
+    unique: dict[str, Span] = {}
     for span in ordered:
-        if span.span_id not in nodes:
-            nodes[span.span_id] = SpanNode.model_construct(
-                **{name: getattr(span, name) for name in Span.model_fields}, children=[]
-            )
-    parent_of: dict[str, str | None] = {}
-    for sid, node in nodes.items():
-        parent = node.parent_span_id
-        parent_of[sid] = parent if parent and parent != sid and parent in nodes else None
-    # Break cycles: walk each chain upwards; a chain that comes back to a span on the current
-    # walk is a loop, cut at its earliest span (first in `nodes` order).
-    state: dict[str, int] = {}  # 1 = on current walk, 2 = done (reaches a root)
-    rank = {sid: i for i, sid in enumerate(nodes)}
-    for start in nodes:
-        path: list[str] = []
-        cur: str | None = start
-        while cur is not None and state.get(cur, 0) == 0:
+        unique.setdefault(span.span_id, span)
+    items = list(unique.values())
+    roots, children = tree_links([s.span_id for s in items], [s.parent_span_id for s in items])
+    nodes = [
+        SpanNode.model_construct(
+            **{name: getattr(s, name) for name in Span.model_fields}, children=[]
+        )
+        for s in items
+    ]
+    for i, kids in enumerate(children):
+        nodes[i].children.extend(nodes[k] for k in kids)
+    return [nodes[r] for r in roots]
+
+
+def tree_links(ids: list[str], parents: list[str | None]) -> tuple[list[int], list[list[int]]]:
+    """Root indices and per-index child indices for spans given in display order.
+
+    `ids` must be distinct. A span whose parent is missing, itself, or part of a loop of parents
+    becomes a root (a loop is cut at its first span in the given order). Children keep the input
+    order, so input sorted by start time gives children sorted by start time.
+    """
+    index = {sid: i for i, sid in enumerate(ids)}
+    parent_of: list[int | None] = []
+    for i, parent_id in enumerate(parents):
+        j = index.get(parent_id) if parent_id else None
+        parent_of.append(j if j is not None and j != i else None)
+    state = [0] * len(ids)  # 0 unvisited, 1 on the current walk, 2 done
+    for first in range(len(ids)):
+        path: list[int] = []
+        cur: int | None = first
+        while cur is not None and state[cur] == 0:
             state[cur] = 1
             path.append(cur)
             cur = parent_of[cur]
-        if cur is not None and state.get(cur) == 1:
+        if cur is not None and state[cur] == 1:
             loop = path[path.index(cur) :]
-            parent_of[min(loop, key=rank.__getitem__)] = None
-        for sid in path:
-            state[sid] = 2
-    roots: list[SpanNode] = []
-    for sid, node in nodes.items():
-        parent = parent_of[sid]
+            parent_of[min(loop)] = None
+        for i in path:
+            state[i] = 2
+    roots: list[int] = []
+    children: list[list[int]] = [[] for _ in ids]
+    for i, parent in enumerate(parent_of):
         if parent is None:
-            roots.append(node)
+            roots.append(i)
         else:
-            nodes[parent].children.append(node)
-    return roots
+            children[parent].append(i)
+    return roots, children
 
 
 def parse_sort(sort: str | None, order: str | None) -> tuple[str, str]:
@@ -258,4 +273,5 @@ __all__ = [
     "TraceSummary",
     "build_span_tree",
     "parse_sort",
+    "tree_links",
 ]

@@ -19,7 +19,14 @@ from typing import Any
 from msgtrace.core.errors import QueryError
 from msgtrace.projections.query_parse import And, Node, Not, Op, Or, Term, parse
 
-__all__ = ["CompiledQuery", "compile_query", "like_pattern", "parse", "validate_query"]
+__all__ = [
+    "CompiledQuery",
+    "compile_query",
+    "like_pattern",
+    "parse",
+    "text_search_sql",
+    "validate_query",
+]
 
 _DURATION_UNITS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 _RELATIVE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -36,10 +43,19 @@ class CompiledQuery:
     params: list[Any]
 
 
-def compile_query(text: str, *, now_ns: int | None = None) -> CompiledQuery:
-    """Parse and compile `text`; raises QueryError(message, column)."""
+SpanNames = Callable[[str], list[str] | None]
+
+
+def compile_query(
+    text: str, *, now_ns: int | None = None, span_names: SpanNames | None = None
+) -> CompiledQuery:
+    """Parse and compile `text`; raises QueryError(message, column).
+
+    `span_names(like_pattern)` may return the distinct span names matching a bare word (the read
+    store resolves them from an index) so free text probes names by equality; None means unknown.
+    """
     tree = parse(text)
-    compiler = _Compiler(time.time_ns() if now_ns is None else now_ns)
+    compiler = _Compiler(time.time_ns() if now_ns is None else now_ns, span_names)
     sql = compiler.node(tree)
     return CompiledQuery(sql, compiler.params)
 
@@ -68,9 +84,48 @@ def _has_wildcard(value: str) -> bool:
     return "*" in value or "?" in value
 
 
+TRACE_ID_PREFIX_MIN = 8
+MAX_NAME_MATCHES = 500
+
+
+def text_search_sql(text: str, span_names: SpanNames | None = None) -> tuple[str, list[Any]]:
+    """SQL for free text over a trace: a hex word of 8+ characters is a trace id prefix (an index
+    range); anything else is a case-insensitive substring of the workflow, service, root span name
+    or any span name (`%` and `_` are literal)."""
+    text = text.strip()
+    if len(text) >= TRACE_ID_PREFIX_MIN and _HEX.match(text):
+        low = text.lower()
+        return "(traces.trace_id >= ? AND traces.trace_id < ?)", [low, low + "g"]
+    like = like_pattern(text)
+    parts = [
+        "traces.workflow_name LIKE ? ESCAPE '\\'",
+        "traces.service_name LIKE ? ESCAPE '\\'",
+        "traces.root_span_name LIKE ? ESCAPE '\\'",
+    ]
+    params: list[Any] = [like, like, like]
+    if _HEX.match(text):
+        parts.insert(0, "traces.trace_id GLOB ?")
+        params.insert(0, text.lower() + "*")
+    names = span_names(like) if span_names is not None else None
+    if names is None or len(names) > MAX_NAME_MATCHES:
+        parts.append(
+            "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id"
+            " AND s.name LIKE ? ESCAPE '\\')"
+        )
+        params.append(like)
+    elif names:
+        marks = ", ".join("?" for _ in names)
+        parts.append(
+            f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND s.name IN ({marks}))"
+        )
+        params.extend(names)
+    return "(" + " OR ".join(parts) + ")", params
+
+
 class _Compiler:
-    def __init__(self, now_ns: int) -> None:
+    def __init__(self, now_ns: int, span_names: SpanNames | None = None) -> None:
         self.now_ns = now_ns
+        self.span_names = span_names
         self.params: list[Any] = []
         self.fields: dict[str, Callable[[Term, str], str]] = {
             "duration": self.duration,
@@ -133,23 +188,12 @@ class _Compiler:
 
     # -- fields -------------------------------------------------------------------------------
     def bare(self, term: Term) -> str:
-        """Free text: trace id prefix, workflow, service, root name, any span name (substring)."""
+        """Free text: see `text_search_sql`."""
         if term.value == "":
             raise QueryError("empty search text", column=term.column)
-        like = like_pattern(term.value)
-        parts: list[str] = []
-        if _HEX.match(term.value):
-            parts.append("traces.trace_id GLOB ?")
-            self.add(term.value.lower() + "*")
-        parts += [
-            "traces.workflow_name LIKE ? ESCAPE '\\'",
-            "traces.service_name LIKE ? ESCAPE '\\'",
-            "traces.root_span_name LIKE ? ESCAPE '\\'",
-            "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id"
-            " AND s.name LIKE ? ESCAPE '\\')",
-        ]
-        self.add(like, like, like, like)
-        return "(" + " OR ".join(parts) + ")"
+        sql, params = text_search_sql(term.value, self.span_names)
+        self.add(*params)
+        return sql
 
     def text_column(self, column: str, term: Term) -> str:
         self.equality_only(term)
@@ -180,6 +224,8 @@ class _Compiler:
         else:
             cond = "m.model = ?"
             self.add(term.value)
+            # a primary-key probe: (model, start_time, trace_id)
+            cond += " AND m.start_time = traces.start_time"
         sql = f"EXISTS (SELECT 1 FROM trace_models m WHERE m.trace_id = traces.trace_id AND {cond})"
         return f"NOT {sql}" if term.op == "!=" else sql
 

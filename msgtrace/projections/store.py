@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import base64
 import queue
-import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,14 +28,16 @@ from urllib.parse import quote
 import orjson
 
 from msgtrace.core.errors import QueryError
-from msgtrace.core.models import Span, Trace, TraceQueryParams, TraceSummary
+from msgtrace.core.models import Span, Trace, TraceQueryParams, TraceSummary, tree_links
 from msgtrace.projections import store_stats
-from msgtrace.projections.query import compile_query, like_pattern
+from msgtrace.projections.query import SpanNames, compile_query, text_search_sql
 from msgtrace.projections.store_rows import (
     SPAN_COLUMNS,
     SUMMARY_COLUMNS,
     segment_row,
+    span_dict,
     span_from_row,
+    summary_dict,
     summary_from_row,
 )
 
@@ -51,7 +53,10 @@ SORT_COLUMNS = {
     "cost": "cost",
 }
 _NULLABLE_SORT = {"cost"}
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
+COUNT_CAP = 10_000
+MAX_DISTINCT_NAMES = 2000
+NAMES_TTL_S = 30.0
+_ROLLUP_FILTERS = {"workflow_name", "service", "has_errors"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class TracePage:
     next_cursor: str | None
     limit: int
     offset: int
+    total_exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class ReadStore:
         self._lock = threading.Lock()
         self._open = 0
         self._closed = False
+        self._names_cache: tuple[float, list[str] | None] | None = None
 
     # -- connections ----------------------------------------------------------------------------
     def _connect(self) -> tuple[sqlite3.Connection, bool]:
@@ -150,48 +157,86 @@ class ReadStore:
 
     # -- traces ---------------------------------------------------------------------------------
     def list_traces(self, params: TraceQueryParams) -> TracePage:
-        """Filtered, sorted page with a total count; keyset `cursor` wins over `offset`."""
-        where, args = filter_sql(params)
-        field, order = params.sort_key
-        column = SORT_COLUMNS[field]
-        direction = "DESC" if order == "desc" else "ASC"
-        page_where = list(where)
-        page_args = list(args)
-        offset = params.offset
-        if params.cursor:
-            value, trace_id = decode_cursor(params.cursor, field, order)
-            clause, cargs = _keyset(column, order, value, trace_id)
-            page_where.append(clause)
-            page_args.extend(cargs)
-            offset = 0
-        sql_where = " AND ".join(page_where) or "1"
-        sql = (
-            f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE {sql_where} "
-            f"ORDER BY {column} {direction}, trace_id {direction} LIMIT ? OFFSET ?"
-        )
+        """Filtered, sorted page with a total count; keyset `cursor` wins over `offset`.
+
+        `total` is exact when `total_exact`; otherwise at least COUNT_CAP traces match (counting
+        further would scan the table on every page).
+        """
         with self.connection() as conn:
+            where, args = filter_sql(params, self._span_names_resolver(conn))
+            field, order = params.sort_key
+            column = SORT_COLUMNS[field]
+            direction = "DESC" if order == "desc" else "ASC"
+            page_where = list(where)
+            page_args = list(args)
+            offset = params.offset
+            if params.cursor:
+                value, trace_id = decode_cursor(params.cursor, field, order)
+                clause, cargs = _keyset(column, order, value, trace_id)
+                page_where.append(clause)
+                page_args.extend(cargs)
+                offset = 0
+            sql = (
+                f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE {' AND '.join(page_where) or '1'} "
+                f"ORDER BY {column} {direction}, trace_id {direction} LIMIT ? OFFSET ?"
+            )
             rows = conn.execute(sql, [*page_args, params.limit + 1, offset]).fetchall()
-            total_where = " AND ".join(where) or "1"
-            total = conn.execute(
-                f"SELECT count(*) FROM traces WHERE {total_where}", args
-            ).fetchone()[0]
+            total, exact = _count(conn, params, where, args)
         more = len(rows) > params.limit
         rows = rows[: params.limit]
         next_cursor = None
         if more and rows:
             last = rows[-1]
-            sort_value = last[column]
-            next_cursor = encode_cursor(field, order, sort_value, last["trace_id"])
+            next_cursor = encode_cursor(field, order, last[column], last["trace_id"])
+        if exact and not more and not params.cursor:
+            total = max(total, params.offset + len(rows))
         return TracePage(
             traces=[summary_from_row(r) for r in rows],
             total=total,
             next_cursor=next_cursor,
             limit=params.limit,
             offset=params.offset,
+            total_exact=exact,
         )
 
-    def get_trace(self, trace_id: str) -> Trace | None:
-        """The trace with every span sorted by (start_time, span_id), or None."""
+    def _span_names_resolver(self, conn: sqlite3.Connection) -> SpanNames:
+        """Distinct span names matching a LIKE pattern, from a cached loose scan of spans_name.
+
+        Returns None (unknown: fall back to LIKE over spans) when there are more than
+        MAX_DISTINCT_NAMES names. The cache lives NAMES_TTL_S seconds.
+        """
+
+        def resolve(like: str) -> list[str] | None:
+            names = self._distinct_names(conn)
+            if names is None:
+                return None
+            rows = conn.execute(
+                "SELECT value FROM json_each(?) WHERE value LIKE ? ESCAPE '\\'",
+                (orjson.dumps(names).decode(), like),
+            ).fetchall()
+            return [r[0] for r in rows]
+
+        return resolve
+
+    def _distinct_names(self, conn: sqlite3.Connection) -> list[str] | None:
+        now = time.monotonic()
+        cached = self._names_cache
+        if cached is not None and now - cached[0] < NAMES_TTL_S:
+            return cached[1]
+        rows = conn.execute(
+            "WITH RECURSIVE n(name) AS (SELECT min(name) FROM spans UNION ALL"
+            " SELECT (SELECT min(name) FROM spans WHERE name > n.name) FROM n"
+            " WHERE n.name IS NOT NULL LIMIT ?) SELECT name FROM n WHERE name IS NOT NULL",
+            (MAX_DISTINCT_NAMES + 2,),
+        ).fetchall()
+        names = [r[0] for r in rows] if len(rows) <= MAX_DISTINCT_NAMES else None
+        self._names_cache = (now, names)
+        return names
+
+    def _trace_parts(
+        self, trace_id: str, *, raw: bool
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """(summary dict, span dicts sorted by (start_time, span_id)) or None."""
         with self.connection() as conn:
             row = conn.execute(
                 f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE trace_id = ?", (trace_id,)
@@ -199,13 +244,45 @@ class ReadStore:
             if row is None:
                 return None
             spans = conn.execute(
-                f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = ?", (trace_id,)
+                f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_time, span_id",
+                (trace_id,),
             ).fetchall()
-        summary = summary_from_row(row)
-        span_models = sorted(
-            (span_from_row(s) for s in spans), key=lambda s: (s.start_time, s.span_id)
+        return summary_dict(row), [span_dict(s, raw=raw) for s in spans]
+
+    def get_trace(self, trace_id: str) -> Trace | None:
+        """The trace with every span sorted by (start_time, span_id), or None."""
+        parts = self._trace_parts(trace_id, raw=False)
+        if parts is None:
+            return None
+        summary, spans = parts
+        return Trace.model_validate({**summary, "spans": spans})
+
+    def get_trace_json(self, trace_id: str) -> bytes | None:
+        """`GET /traces/{id}` body: the Trace as JSON bytes, built without pydantic models."""
+        parts = self._trace_parts(trace_id, raw=True)
+        if parts is None:
+            return None
+        summary, spans = parts
+        return orjson.dumps({**summary, "spans": spans})
+
+    def get_tree_json(self, trace_id: str) -> bytes | None:
+        """`GET /traces/{id}/tree` body: {"trace_id", "roots": [span + "children"]} (tree_links rules)."""
+        parts = self._trace_parts(trace_id, raw=True)
+        if parts is None:
+            return None
+        _, spans = parts
+        seen: set[str] = set()
+        unique = []
+        for span in spans:
+            if span["span_id"] not in seen:
+                seen.add(span["span_id"])
+                unique.append(span)
+        roots, children = tree_links(
+            [s["span_id"] for s in unique], [s["parent_span_id"] for s in unique]
         )
-        return Trace.model_construct(**dict(summary), spans=span_models)
+        for span, kids in zip(unique, children, strict=True):
+            span["children"] = [unique[k] for k in kids]
+        return orjson.dumps({"trace_id": trace_id, "roots": [unique[r] for r in roots]})
 
     def get_span(self, trace_id: str, span_id: str) -> Span | None:
         with self.connection() as conn:
@@ -247,15 +324,15 @@ class ReadStore:
 
     def iter_summaries(self, params: TraceQueryParams, *, max_rows: int) -> list[TraceSummary]:
         """Up to `max_rows` summaries matching the filters in the requested order (list export)."""
-        where, args = filter_sql(params)
         field, order = params.sort_key
         column = SORT_COLUMNS[field]
         direction = "DESC" if order == "desc" else "ASC"
-        sql = (
-            f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE {' AND '.join(where) or '1'} "
-            f"ORDER BY {column} {direction}, trace_id {direction} LIMIT ? OFFSET ?"
-        )
         with self.connection() as conn:
+            where, args = filter_sql(params, self._span_names_resolver(conn))
+            sql = (
+                f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE {' AND '.join(where) or '1'} "
+                f"ORDER BY {column} {direction}, trace_id {direction} LIMIT ? OFFSET ?"
+            )
             rows = conn.execute(sql, [*args, max_rows, params.offset]).fetchall()
         return [summary_from_row(r) for r in rows]
 
@@ -300,7 +377,9 @@ class ReadStore:
 
 
 # -- filters and cursors ----------------------------------------------------------------------
-def filter_sql(params: TraceQueryParams) -> tuple[list[str], list[Any]]:
+def filter_sql(
+    params: TraceQueryParams, span_names: SpanNames | None = None
+) -> tuple[list[str], list[Any]]:
     """WHERE clauses (AND-ed) and their parameters for every filter in `params`."""
     where: list[str] = []
     args: list[Any] = []
@@ -333,26 +412,49 @@ def filter_sql(params: TraceQueryParams) -> tuple[list[str], list[Any]]:
         where.append("cost >= ?")
         args.append(params.min_cost)
     if params.search and params.search.strip():
-        text = params.search.strip()
-        like = like_pattern(text)
-        parts = [
-            "workflow_name LIKE ? ESCAPE '\\'",
-            "service_name LIKE ? ESCAPE '\\'",
-            "root_span_name LIKE ? ESCAPE '\\'",
-            "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id"
-            " AND s.name LIKE ? ESCAPE '\\')",
-        ]
-        search_args: list[Any] = [like, like, like, like]
-        if _HEX.match(text):
-            parts.insert(0, "trace_id GLOB ?")
-            search_args.insert(0, text.lower() + "*")
-        where.append("(" + " OR ".join(parts) + ")")
+        sql, search_args = text_search_sql(params.search, span_names)
+        where.append(sql)
         args.extend(search_args)
     if params.q and params.q.strip():
-        compiled = compile_query(params.q)
+        compiled = compile_query(params.q, span_names=span_names)
         where.append(compiled.sql)
         args.extend(compiled.params)
     return where, args
+
+
+def _count(
+    conn: sqlite3.Connection, params: TraceQueryParams, where: list[str], args: list[Any]
+) -> tuple[int, bool]:
+    """(total, exact). Filters on workflow/service/errors only are answered from trace_rollup
+    (exact, no scan); others count matching rows up to COUNT_CAP."""
+    used = {
+        name
+        for name in TraceQueryParams.model_fields
+        if name not in ("sort", "order", "limit", "offset", "cursor")
+        and getattr(params, name) not in (None, "")
+    }
+    if used <= _ROLLUP_FILTERS and params.workflow_name != "" and params.service != "":
+        dims: list[str] = []
+        dim_args: list[Any] = []
+        if params.workflow_name is not None:
+            dims.append("workflow_name = ?")
+            dim_args.append(params.workflow_name)
+        if params.service is not None:
+            dims.append("service_name = ?")
+            dim_args.append(params.service)
+        measure = {True: "error_traces", False: "traces - error_traces", None: "traces"}[
+            params.has_errors
+        ]
+        row = conn.execute(
+            f"SELECT coalesce(sum({measure}), 0) FROM trace_rollup WHERE {' AND '.join(dims) or '1'}",
+            dim_args,
+        ).fetchone()
+        return int(row[0]), True
+    n = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM traces WHERE {' AND '.join(where) or '1'} LIMIT ?)",
+        [*args, COUNT_CAP + 1],
+    ).fetchone()[0]
+    return (COUNT_CAP, False) if n > COUNT_CAP else (n, True)
 
 
 def _keyset(column: str, order: str, value: Any, trace_id: str) -> tuple[str, list[Any]]:

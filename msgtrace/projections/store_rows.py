@@ -1,7 +1,8 @@
 """Row mapping for the read store: SQLite view rows to `Span`/`TraceSummary` and segment rows.
 
-Rows are trusted (the projector wrote them), so models are built with `model_construct`: a
-10,000-span trace must not pay pydantic validation twice.
+The API serialises dicts straight to JSON (`span_dict(raw=True)` embeds stored attribute JSON
+verbatim), so a 10,000-span trace never pays for 10,000 pydantic models; the Python API validates
+the same dicts into models.
 """
 
 from __future__ import annotations
@@ -11,17 +12,7 @@ from typing import Any
 
 import orjson
 
-from msgtrace.core.models import (
-    SPAN_KINDS,
-    STATUS_CODES,
-    LLMUsage,
-    Span,
-    SpanEvent,
-    SpanLink,
-    SpanScope,
-    SpanStatus,
-    TraceSummary,
-)
+from msgtrace.core.models import SPAN_KINDS, STATUS_CODES, Span, TraceSummary
 
 SUMMARY_COLUMNS = (
     "trace_id, start_time, end_time, duration_ms, root_span_name, workflow_name, service_name, "
@@ -65,86 +56,113 @@ def _int(value: Any) -> int:
         return 0
 
 
-def summary_from_row(row: sqlite3.Row) -> TraceSummary:
+def summary_dict(row: sqlite3.Row) -> dict[str, Any]:
+    """A TraceSummary as a JSON-ready dict (docs/api.md field names)."""
     status = row["status"] if row["status"] in ("ok", "error", "unset") else "unset"
     models = _json(row["models"], [])
-    return TraceSummary.model_construct(
-        trace_id=row["trace_id"],
-        start_time=row["start_time"],
-        end_time=row["end_time"],
-        duration_ms=float(row["duration_ms"]),
-        root_span_name=row["root_span_name"],
-        workflow_name=row["workflow_name"],
-        service_name=row["service_name"],
-        status=status,
-        span_count=row["span_count"],
-        error_count=row["error_count"],
-        input_tokens=row["input_tokens"] or 0,
-        output_tokens=row["output_tokens"] or 0,
-        cached_tokens=row["cached_tokens"] or 0,
-        reasoning_tokens=row["reasoning_tokens"] or 0,
-        total_tokens=row["total_tokens"] or 0,
-        cost=row["cost"],
-        models=[str(m) for m in models] if isinstance(models, list) else [],
-        session_id=row["session_id"],
-        user_id=row["user_id"],
-        in_progress=not row["has_root"],
-        updated_at=row["updated_at"],
-    )
+    return {
+        "trace_id": row["trace_id"],
+        "start_time": row["start_time"],
+        "end_time": row["end_time"],
+        "duration_ms": float(row["duration_ms"]),
+        "root_span_name": row["root_span_name"],
+        "workflow_name": row["workflow_name"],
+        "service_name": row["service_name"],
+        "status": status,
+        "span_count": row["span_count"],
+        "error_count": row["error_count"],
+        "input_tokens": row["input_tokens"] or 0,
+        "output_tokens": row["output_tokens"] or 0,
+        "cached_tokens": row["cached_tokens"] or 0,
+        "reasoning_tokens": row["reasoning_tokens"] or 0,
+        "total_tokens": row["total_tokens"] or 0,
+        "cost": row["cost"],
+        "models": [str(m) for m in models] if isinstance(models, list) else [],
+        "session_id": row["session_id"],
+        "user_id": row["user_id"],
+        "in_progress": not row["has_root"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def summary_from_row(row: sqlite3.Row) -> TraceSummary:
+    return TraceSummary.model_construct(**summary_dict(row))
+
+
+def _object(text: str | None, raw: bool) -> Any:
+    """A typed-JSON object column: embedded verbatim (raw) or parsed."""
+    if raw:
+        return orjson.Fragment(text if text and text.startswith("{") else "{}")
+    value = _json(text, {})
+    return value if isinstance(value, dict) else {}
+
+
+def span_dict(row: sqlite3.Row, *, raw: bool = False) -> dict[str, Any]:
+    """A Span as a JSON-ready dict. With `raw`, attribute maps are `orjson.Fragment`s of the
+    stored text (no parse/re-encode: a 10,000-span trace serialises in tens of ms); without, they
+    are parsed (for building models)."""
+    kind = row["kind"]
+    code = row["status_code"]
+    events_text = row["events"]
+    events: list[dict[str, Any]] = []
+    if events_text and events_text != "[]":
+        events = [
+            {
+                "name": str(e.get("name", "")),
+                "timestamp": _int(e.get("time_unix_nano", e.get("timestamp", 0))),
+                "attributes": e.get("attributes") if isinstance(e.get("attributes"), dict) else {},
+            }
+            for e in _json(events_text, [])
+            if isinstance(e, dict)
+        ]
+    links_text = row["links"]
+    links: list[dict[str, Any]] = []
+    if links_text and links_text != "[]":
+        links = [
+            {
+                "trace_id": str(link.get("trace_id", "")),
+                "span_id": str(link.get("span_id", "")),
+                "trace_state": link.get("trace_state"),
+                "attributes": link.get("attributes")
+                if isinstance(link.get("attributes"), dict)
+                else {},
+            }
+            for link in _json(links_text, [])
+            if isinstance(link, dict)
+        ]
+    llm = None
+    if row["span_type"] == "llm" or any(row[f] is not None for f in _LLM_FIELDS):
+        llm = {f: row[f] for f in _LLM_FIELDS}
+        llm["cost_source"] = (
+            row["cost_source"] if row["cost_source"] in ("span", "computed") else None
+        )
+        llm["counts_usage"] = bool(row["counts_usage"])
+    return {
+        "trace_id": row["trace_id"],
+        "span_id": row["span_id"],
+        "parent_span_id": row["parent_span_id"] or None,
+        "name": row["name"],
+        "kind": SPAN_KINDS[kind] if 0 <= kind < len(SPAN_KINDS) else "UNSPECIFIED",
+        "start_time": row["start_time"],
+        "end_time": row["end_time"],
+        "duration_ms": float(row["duration_ms"]),
+        "status": {
+            "code": STATUS_CODES[code] if 0 <= code < len(STATUS_CODES) else "UNSET",
+            "message": row["status_message"],
+        },
+        "attributes": _object(row["attributes"], raw),
+        "events": events,
+        "links": links,
+        "resource_attributes": _object(row["resource_attributes"], raw),
+        "service_name": row["service_name"],
+        "scope": {"name": row["scope_name"], "version": row["scope_version"]},
+        "span_type": row["span_type"],
+        "llm": llm,
+    }
 
 
 def span_from_row(row: sqlite3.Row) -> Span:
-    kind = row["kind"]
-    code = row["status_code"]
-    attributes = _json(row["attributes"], {})
-    events = [
-        SpanEvent.model_construct(
-            name=str(e.get("name", "")),
-            timestamp=_int(e.get("time_unix_nano", e.get("timestamp", 0))),
-            attributes=e.get("attributes") or {},
-        )
-        for e in _json(row["events"], [])
-        if isinstance(e, dict)
-    ]
-    links = [
-        SpanLink.model_construct(
-            trace_id=str(link.get("trace_id", "")),
-            span_id=str(link.get("span_id", "")),
-            trace_state=link.get("trace_state"),
-            attributes=link.get("attributes") or {},
-        )
-        for link in _json(row["links"], [])
-        if isinstance(link, dict)
-    ]
-    llm = None
-    if row["span_type"] == "llm" or any(row[f] is not None for f in _LLM_FIELDS):
-        llm = LLMUsage.model_construct(
-            **{f: row[f] for f in _LLM_FIELDS},
-            cost_source=row["cost_source"] if row["cost_source"] in ("span", "computed") else None,
-            counts_usage=bool(row["counts_usage"]),
-        )
-    return Span.model_construct(
-        trace_id=row["trace_id"],
-        span_id=row["span_id"],
-        parent_span_id=row["parent_span_id"] or None,
-        name=row["name"],
-        kind=SPAN_KINDS[kind] if 0 <= kind < len(SPAN_KINDS) else "UNSPECIFIED",
-        start_time=row["start_time"],
-        end_time=row["end_time"],
-        duration_ms=float(row["duration_ms"]),
-        status=SpanStatus.model_construct(
-            code=STATUS_CODES[code] if 0 <= code < len(STATUS_CODES) else "UNSET",
-            message=row["status_message"],
-        ),
-        attributes=attributes if isinstance(attributes, dict) else {},
-        events=events,
-        links=links,
-        resource_attributes=_json(row["resource_attributes"], {}),
-        service_name=row["service_name"],
-        scope=SpanScope.model_construct(name=row["scope_name"], version=row["scope_version"]),
-        span_type=row["span_type"],
-        llm=llm,
-    )
+    return Span.model_validate(span_dict(row))
 
 
 def segment_row(row: sqlite3.Row) -> dict[str, Any]:
