@@ -21,6 +21,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from msgtrace.core.errors import DecodeError
 from msgtrace.core.otlp_validate import (
+    INT64_MAX,
+    INT64_MIN,
     MAX_KIND,
     MAX_STATUS,
     ZERO_SPAN_ID,
@@ -123,15 +125,21 @@ def _int(d: dict[str, Any], camel: str, snake: str) -> int:
 
 
 def _as_int(v: Any, what: str) -> int:
+    """An int64/uint64/fixed64 JSON value; values outside int64 are clamped to it (the range of
+    the segment columns; only nonsensical timestamps and counts get there)."""
     t = type(v)
-    if t is int:
-        return v
-    if t is str or t is float:
+    if t is not int:
+        if t is not str and t is not float:
+            raise _Bad(f"{what} must be an integer or a decimal string, got {v!r:.40}")
         try:
-            return int(v)
-        except ValueError:
-            pass
-    raise _Bad(f"{what} must be an integer or a decimal string, got {v!r:.40}")
+            v = int(v)
+        except (ValueError, OverflowError):
+            raise _Bad(f"{what} must be an integer or a decimal string, got {v!r:.40}") from None
+    if v > INT64_MAX:
+        return INT64_MAX
+    if v < INT64_MIN:
+        return INT64_MIN
+    return v
 
 
 def _enum(d: dict[str, Any], camel: str, snake: str, names: dict[str, int]) -> int:

@@ -16,6 +16,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from msgtrace.core.otlp_validate import (
+    INT64_MAX,
     MAX_KIND,
     MAX_STATUS,
     ZERO_SPAN_ID,
@@ -127,6 +128,10 @@ def decode_protobuf_rows(payload: bytes) -> tuple[list[tuple[Any, ...]], Problem
                     si += 1
                     continue
                 si += 1
+                start = sp.start_time_unix_nano
+                end = sp.end_time_unix_nano
+                if start > INT64_MAX or end > INT64_MAX:  # fixed64 past year 2262: clamp
+                    start, end = min(start, INT64_MAX), min(end, INT64_MAX)
                 events = sp.events
                 links = sp.links
                 attrs = sp.attributes
@@ -139,8 +144,8 @@ def decode_protobuf_rows(payload: bytes) -> tuple[list[tuple[Any, ...]], Problem
                         sp.flags,
                         sp.name,
                         kind,
-                        sp.start_time_unix_nano,
-                        sp.end_time_unix_nano,
+                        start,
+                        end,
                         code,
                         status.message or None,
                         _dumps(_attrs(attrs)) if attrs else "{}",

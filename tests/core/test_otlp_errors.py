@@ -304,3 +304,29 @@ def test_invalid_utf8_is_replaced_not_fatal() -> None:
     assert v.accepted_spans == len(rows) == 1
     assert rows.columns["name"] == ["a\ufffd"]
     assert rows.columns["attributes"] == ['{"k":"\ufffd\ufffd"}']
+
+
+def test_values_outside_int64_are_clamped() -> None:
+    req = ExportTraceServiceRequest()
+    sp = req.resource_spans.add().scope_spans.add().spans.add()
+    sp.trace_id, sp.span_id = TRACE, b"\x01" * 8
+    sp.start_time_unix_nano, sp.end_time_unix_nano = 5, 2**64 - 1
+    rows = decode_rows(
+        req.SerializeToString(), ContentType.PROTOBUF, offset=0, received_time_unix_nano=0
+    )
+    assert rows.columns["start_time_unix_nano"] == [5]
+    assert rows.columns["end_time_unix_nano"] == [2**63 - 1]
+    body = (
+        b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "%s", "spanId": "%s",'
+        b' "startTimeUnixNano": "%d", "endTimeUnixNano": 1e30,'
+        b' "droppedAttributesCount": -1180591620717411303424,'
+        b' "attributes": [{"key": "big", "value": {"intValue": "%d"}}]}]}]}]}'
+        % (TRACE.hex().encode(), b"01" * 8, 2**64, 2**64)
+    )
+    rows = decode_rows(body, ContentType.JSON, offset=0, received_time_unix_nano=0)
+    assert rows.columns["start_time_unix_nano"] == rows.columns["end_time_unix_nano"] == [2**63 - 1]
+    assert rows.columns["dropped_attributes_count"] == [-(2**63)]
+    assert rows.columns["attributes"] == [f'{{"big":{2**63 - 1}}}']
+    bad = body.replace(b'"intValue": "%d"' % 2**64, b'"intValue": "12abc"')
+    with pytest.raises(DecodeError, match="intValue must be an integer or a decimal string"):
+        validate(bad, ContentType.JSON)
