@@ -200,6 +200,21 @@ class Projector:
         self._reset()
         return self.apply_pending(progress)
 
+    def rewind(self, offset: int) -> None:
+        """Make rows above `offset` pending again. Re-applying them changes nothing in the views
+        (first copy wins, tombstones are idempotent); it repairs views restored from a backup."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            cp = self._checkpoints()
+            seg, tomb = min(cp.segments, offset), min(cp.tombstones, offset)
+            sqlite_writer.set_meta(self.conn, "segments_checkpoint", seg)
+            sqlite_writer.set_meta(self.conn, "tombstones_checkpoint", tomb)
+            sqlite_writer.set_meta(self.conn, "checkpoint", max(seg, tomb))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
     # -- internals ------------------------------------------------------------------------
 
     def _reset(self) -> None:
