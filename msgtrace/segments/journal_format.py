@@ -33,7 +33,7 @@ MAX_PAYLOAD = 2**32 - 1
 
 # Persisted high-water mark: the highest offset ever assigned, so offsets never go back even when
 # retention deleted every segment. Lives in journal/ and is replaced atomically at each rotation.
-HIGH_WATER_FILE = "high-water"
+HIGH_WATER_FILE = ".high-water"
 
 
 class RecordKind(IntEnum):
