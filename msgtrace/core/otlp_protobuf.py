@@ -229,38 +229,42 @@ def _typed_attrs(text: str | bytes | None) -> dict[str, Any]:
 
 
 def rows_to_request(rows: Iterable[Mapping[str, Any]]) -> ExportTraceServiceRequest:
-    """Inverse of decode_rows: group rows by resource, then scope, in first-seen order."""
+    """Inverse of decode_rows: group rows by resource, then scope, in first-seen order.
+
+    Rows are mappings with the segment columns; only trace_id and span_id are required, a missing
+    or null column is the field's empty value.
+    """
     request = ExportTraceServiceRequest()
     resources: dict[tuple[Any, ...], tuple[Any, dict[tuple[Any, ...], Any]]] = {}
     for row in rows:
         rkey = (
-            row["resource_attributes"],
-            row["resource_dropped_attributes_count"],
-            row["resource_schema_url"],
+            row.get("resource_attributes"),
+            row.get("resource_dropped_attributes_count"),
+            row.get("resource_schema_url"),
         )
         entry = resources.get(rkey)
         if entry is None:
             rs = request.resource_spans.add()
-            set_key_values(rs.resource.attributes, _typed_attrs(row["resource_attributes"]))
-            rs.resource.dropped_attributes_count = row["resource_dropped_attributes_count"] or 0
-            rs.schema_url = row["resource_schema_url"] or ""
+            set_key_values(rs.resource.attributes, _typed_attrs(row.get("resource_attributes")))
+            rs.resource.dropped_attributes_count = row.get("resource_dropped_attributes_count") or 0
+            rs.schema_url = row.get("resource_schema_url") or ""
             entry = resources[rkey] = (rs, {})
         rs, scopes = entry
         skey = (
-            row["scope_name"],
-            row["scope_version"],
-            row["scope_attributes"],
-            row["scope_dropped_attributes_count"],
-            row["scope_schema_url"],
+            row.get("scope_name"),
+            row.get("scope_version"),
+            row.get("scope_attributes"),
+            row.get("scope_dropped_attributes_count"),
+            row.get("scope_schema_url"),
         )
         ss = scopes.get(skey)
         if ss is None:
             ss = scopes[skey] = rs.scope_spans.add()
-            ss.scope.name = row["scope_name"] or ""
-            ss.scope.version = row["scope_version"] or ""
-            set_key_values(ss.scope.attributes, _typed_attrs(row["scope_attributes"]))
-            ss.scope.dropped_attributes_count = row["scope_dropped_attributes_count"] or 0
-            ss.schema_url = row["scope_schema_url"] or ""
+            ss.scope.name = row.get("scope_name") or ""
+            ss.scope.version = row.get("scope_version") or ""
+            set_key_values(ss.scope.attributes, _typed_attrs(row.get("scope_attributes")))
+            ss.scope.dropped_attributes_count = row.get("scope_dropped_attributes_count") or 0
+            ss.schema_url = row.get("scope_schema_url") or ""
         _fill_span(ss.spans.add(), row)
     return request
 
@@ -268,26 +272,26 @@ def rows_to_request(rows: Iterable[Mapping[str, Any]]) -> ExportTraceServiceRequ
 def _fill_span(sp: Span, row: Mapping[str, Any]) -> None:
     sp.trace_id = bytes.fromhex(row["trace_id"])
     sp.span_id = bytes.fromhex(row["span_id"])
-    if row["parent_span_id"]:
-        sp.parent_span_id = bytes.fromhex(row["parent_span_id"])
-    sp.trace_state = row["trace_state"] or ""
-    sp.flags = row["flags"] or 0
-    sp.name = row["name"] or ""
-    sp.kind = row["kind"] or 0  # type: ignore[assignment]
-    sp.start_time_unix_nano = row["start_time_unix_nano"]
-    sp.end_time_unix_nano = row["end_time_unix_nano"]
-    sp.status.code = row["status_code"] or 0  # type: ignore[assignment]
-    sp.status.message = row["status_message"] or ""
-    set_key_values(sp.attributes, _typed_attrs(row["attributes"]))
-    sp.dropped_attributes_count = row["dropped_attributes_count"] or 0
-    for e in orjson.loads(row["events"] or "[]"):
+    if row.get("parent_span_id"):
+        sp.parent_span_id = bytes.fromhex(row.get("parent_span_id"))
+    sp.trace_state = row.get("trace_state") or ""
+    sp.flags = row.get("flags") or 0
+    sp.name = row.get("name") or ""
+    sp.kind = row.get("kind") or 0  # type: ignore[assignment]
+    sp.start_time_unix_nano = row.get("start_time_unix_nano") or 0
+    sp.end_time_unix_nano = row.get("end_time_unix_nano") or 0
+    sp.status.code = row.get("status_code") or 0  # type: ignore[assignment]
+    sp.status.message = row.get("status_message") or ""
+    set_key_values(sp.attributes, _typed_attrs(row.get("attributes")))
+    sp.dropped_attributes_count = row.get("dropped_attributes_count") or 0
+    for e in orjson.loads(row.get("events") or "[]"):
         ev = sp.events.add()
         ev.time_unix_nano = e["time_unix_nano"]
         ev.name = e["name"]
         set_key_values(ev.attributes, from_typed(e["attributes"]))
         ev.dropped_attributes_count = e["dropped_attributes_count"]
-    sp.dropped_events_count = row["dropped_events_count"] or 0
-    for ln in orjson.loads(row["links"] or "[]"):
+    sp.dropped_events_count = row.get("dropped_events_count") or 0
+    for ln in orjson.loads(row.get("links") or "[]"):
         lk = sp.links.add()
         lk.trace_id = bytes.fromhex(ln["trace_id"])
         lk.span_id = bytes.fromhex(ln["span_id"])
@@ -295,4 +299,4 @@ def _fill_span(sp: Span, row: Mapping[str, Any]) -> None:
         set_key_values(lk.attributes, from_typed(ln["attributes"]))
         lk.dropped_attributes_count = ln["dropped_attributes_count"]
         lk.flags = ln["flags"]
-    sp.dropped_links_count = row["dropped_links_count"] or 0
+    sp.dropped_links_count = row.get("dropped_links_count") or 0

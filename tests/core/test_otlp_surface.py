@@ -30,3 +30,10 @@ def test_signatures() -> None:
     assert otlp.ContentType.JSON.mime == "application/json"
     v = otlp.Validation(1, 2, "x")
     assert (v.accepted_spans, v.rejected_spans, v.error_message) == (1, 2, "x")
+
+
+def test_rows_to_request_needs_only_ids() -> None:
+    req = otlp.rows_to_request([{"trace_id": "01" * 16, "span_id": "02" * 8, "name": "x"}])
+    (span,) = otlp.request_to_json(req)["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert span["traceId"] == "01" * 16 and span["spanId"] == "02" * 8 and span["name"] == "x"
+    assert "parentSpanId" not in span and span["startTimeUnixNano"] == "0"
