@@ -272,8 +272,9 @@ def rows_to_request(rows: Iterable[Mapping[str, Any]]) -> ExportTraceServiceRequ
 def _fill_span(sp: Span, row: Mapping[str, Any]) -> None:
     sp.trace_id = bytes.fromhex(row["trace_id"])
     sp.span_id = bytes.fromhex(row["span_id"])
-    if row.get("parent_span_id"):
-        sp.parent_span_id = bytes.fromhex(row.get("parent_span_id"))
+    parent = row.get("parent_span_id")
+    if parent:
+        sp.parent_span_id = bytes.fromhex(parent)
     sp.trace_state = row.get("trace_state") or ""
     sp.flags = row.get("flags") or 0
     sp.name = row.get("name") or ""
