@@ -40,7 +40,11 @@ export function TimeChart({ times, series, format, height = 180, bars = false, x
         height,
         legend: { show: true },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: xRange ? { time: true, range: () => xRange } : { time: true } },
+        scales: {
+          x: xRange ? { time: true, range: () => xRange } : { time: true },
+          // Counts, latencies, tokens and cost are never negative: start the axis at zero.
+          y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
+        },
         axes: [axis, { ...axis, size: 64, values: (_u, vals) => vals.map((x) => (x === null ? "" : format(x))) }],
         series: [
           {},
