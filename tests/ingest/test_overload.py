@@ -25,10 +25,10 @@ def _tree_rss_mb(pid: int) -> float:
     pids = [pid]
     for child in Path("/proc").glob("[0-9]*"):
         try:
-            stat = (child / "stat").read_text().split()
-        except OSError:
+            stat = (child / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
             continue
-        if int(stat[3]) == pid:
+        if int(stat[1]) == pid:
             pids.append(int(child.name))
     for p in pids:
         try:

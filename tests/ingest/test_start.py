@@ -127,7 +127,7 @@ def test_sigterm_seals_journal_and_stops_workers(server_factory: Any) -> None:
 
 def _ppid(proc_dir: Path) -> int:
     try:
-        return int((proc_dir / "stat").read_text().split()[3])
+        return int((proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return -1
 
