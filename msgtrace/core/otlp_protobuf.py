@@ -67,10 +67,10 @@ def _attrs(kvs: Iterable[KeyValue]) -> dict[str, Any]:
         if k[:1] == "$":
             k = "$" + k
         v = kv.value
-        w = v.WhichOneof("value")
-        if w == "string_value":
-            out[k] = v.string_value
-        elif w == "int_value":
+        s = v.string_value  # most values are non-empty strings: skip WhichOneof for them
+        if s:
+            out[k] = s
+        elif v.WhichOneof("value") == "int_value":
             out[k] = v.int_value
         else:
             out[k] = _value(v)
