@@ -14,9 +14,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from msgtrace.cli import demo, log, read, server
+    from msgtrace.cli import demo, log, read, segments, server
 
-    for module in (server, read, log, demo):
+    for module in (server, read, log, segments, demo):
         module.register(app)
 
 
