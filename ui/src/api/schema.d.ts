@@ -619,6 +619,11 @@ export interface components {
             offset: number;
             /** Total */
             total: number;
+            /**
+             * Total Exact
+             * @default true
+             */
+            total_exact: boolean;
             /** Traces */
             traces: components["schemas"]["TraceSummary"][];
         };
