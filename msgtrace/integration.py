@@ -23,11 +23,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from msgtrace._msgflux_telemetry import (
     configure_msgflux_telemetry,
@@ -149,15 +148,16 @@ def _url(host: str, port: int) -> str:
 
 
 def _health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The `/health` document of a msgtrace at `url`, or None (not answering, not msgtrace).
+
+    Uses the standard library: this module is imported at the start of users' programs.
+    """
     try:
-        response = httpx.get(f"{url}/health", timeout=timeout)
-    except httpx.HTTPError:
-        return None
-    if response.status_code != 200:
-        return None
-    try:
-        body = response.json()
-    except ValueError:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:
+            if response.status != 200:
+                return None
+            body = json.loads(response.read())
+    except (OSError, ValueError):
         return None
     return body if isinstance(body, dict) and "status" in body else None
 
