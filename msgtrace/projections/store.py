@@ -33,6 +33,7 @@ from msgtrace.projections import store_stats
 from msgtrace.projections.query import SpanNames, compile_query, text_search_sql
 from msgtrace.projections.store_rows import (
     SPAN_COLUMNS,
+    SPAN_JSON_SQL,
     SUMMARY_COLUMNS,
     segment_row,
     span_dict,
@@ -257,32 +258,57 @@ class ReadStore:
         summary, spans = parts
         return Trace.model_validate({**summary, "spans": spans})
 
+    def _trace_json_parts(
+        self, trace_id: str
+    ) -> tuple[dict[str, Any], list[tuple[str, str | None, str]]] | None:
+        """(summary dict, [(span_id, parent_span_id, span JSON)] sorted by start) or None."""
+        with self.connection() as conn:
+            row = conn.execute(
+                f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE trace_id = ?", (trace_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            spans = conn.execute(
+                f"SELECT span_id, parent_span_id, {SPAN_JSON_SQL} FROM spans WHERE trace_id = ?"
+                " ORDER BY start_time, span_id",
+                (trace_id,),
+            ).fetchall()
+        return summary_dict(row), [(s[0], s[1] or None, s[2]) for s in spans]
+
     def get_trace_json(self, trace_id: str) -> bytes | None:
-        """`GET /traces/{id}` body: the Trace as JSON bytes, built without pydantic models."""
-        parts = self._trace_parts(trace_id, raw=True)
+        """`GET /traces/{id}` body: the Trace as JSON, span objects built by SQLite."""
+        parts = self._trace_json_parts(trace_id)
         if parts is None:
             return None
         summary, spans = parts
-        return orjson.dumps({**summary, "spans": spans})
+        summary["spans"] = orjson.Fragment("[" + ",".join(s[2] for s in spans) + "]")
+        return orjson.dumps(summary)
 
     def get_tree_json(self, trace_id: str) -> bytes | None:
         """`GET /traces/{id}/tree` body: {"trace_id", "roots": [span + "children"]} (tree_links rules)."""
-        parts = self._trace_parts(trace_id, raw=True)
+        parts = self._trace_json_parts(trace_id)
         if parts is None:
             return None
-        _, spans = parts
+        _, rows = parts
         seen: set[str] = set()
         unique = []
-        for span in spans:
-            if span["span_id"] not in seen:
-                seen.add(span["span_id"])
-                unique.append(span)
-        roots, children = tree_links(
-            [s["span_id"] for s in unique], [s["parent_span_id"] for s in unique]
-        )
-        for span, kids in zip(unique, children, strict=True):
-            span["children"] = [unique[k] for k in kids]
-        return orjson.dumps({"trace_id": trace_id, "roots": [unique[r] for r in roots]})
+        for r in rows:
+            if r[0] not in seen:
+                seen.add(r[0])
+                unique.append(r)
+        roots, children = tree_links([r[0] for r in unique], [r[1] for r in unique])
+        preorder: list[int] = []
+        stack = list(reversed(roots))
+        while stack:
+            i = stack.pop()
+            preorder.append(i)
+            stack.extend(reversed(children[i]))
+        text: list[str] = [""] * len(unique)
+        for i in reversed(preorder):  # children are rendered before their parent
+            kids = ",".join(text[k] for k in children[i])
+            text[i] = unique[i][2][:-1] + ',"children":[' + kids + "]}"
+        body = '{"trace_id":' + orjson.dumps(trace_id).decode() + ',"roots":['
+        return (body + ",".join(text[r] for r in roots) + "]}").encode()
 
     def get_span(self, trace_id: str, span_id: str) -> Span | None:
         with self.connection() as conn:
@@ -448,6 +474,17 @@ def _count(
         row = conn.execute(
             f"SELECT coalesce(sum({measure}), 0) FROM trace_rollup WHERE {' AND '.join(dims) or '1'}",
             dim_args,
+        ).fetchone()
+        return int(row[0]), True
+    if "model" in used and used <= {"model", "start_time", "end_time"}:
+        # trace_models is keyed (model, start_time, trace_id): an exact index range count
+        row = conn.execute(
+            "SELECT count(*) FROM trace_models WHERE model = ? AND start_time BETWEEN ? AND ?",
+            (
+                params.model,
+                params.start_time if params.start_time is not None else 0,
+                params.end_time if params.end_time is not None else 2**63 - 1,
+            ),
         ).fetchone()
         return int(row[0]), True
     n = conn.execute(

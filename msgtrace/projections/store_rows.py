@@ -56,6 +56,47 @@ def _int(value: Any) -> int:
         return 0
 
 
+def _json_or(column: str, empty: str) -> str:
+    return f"CASE WHEN json_valid({column}) THEN json({column}) ELSE json('{empty}') END"
+
+
+def _kv_array(column: str, fields: str) -> str:
+    """A typed-JSON array column reshaped by SQLite (`fields` = json_object args over e.value)."""
+    return (
+        f"CASE WHEN {column} = '[]' OR NOT json_valid({column}) THEN json('[]') ELSE "
+        f"(SELECT json_group_array(json_object({fields})) FROM json_each({column}) e) END"
+    )
+
+
+_E_ATTRS = "json(coalesce(json_extract(e.value, '$.attributes'), '{}'))"
+
+# The Span JSON of docs/api.md built inside SQLite (C), for bodies of thousands of spans.
+SPAN_JSON_SQL = f"""json_object(
+    'trace_id', trace_id, 'span_id', span_id, 'parent_span_id', nullif(parent_span_id, ''),
+    'name', name,
+    'kind', CASE kind WHEN 1 THEN 'INTERNAL' WHEN 2 THEN 'SERVER' WHEN 3 THEN 'CLIENT'
+                      WHEN 4 THEN 'PRODUCER' WHEN 5 THEN 'CONSUMER' ELSE 'UNSPECIFIED' END,
+    'start_time', start_time, 'end_time', end_time, 'duration_ms', duration_ms + 0.0,
+    'status', json_object('code', CASE status_code WHEN 1 THEN 'OK' WHEN 2 THEN 'ERROR' ELSE 'UNSET' END,
+                          'message', status_message),
+    'attributes', {_json_or("attributes", "{}")},
+    'events', {_kv_array("events", "'name', coalesce(json_extract(e.value, '$.name'), ''), 'timestamp', coalesce(json_extract(e.value, '$.time_unix_nano') + 0, 0), 'attributes', " + _E_ATTRS)},
+    'links', {_kv_array("links", "'trace_id', coalesce(json_extract(e.value, '$.trace_id'), ''), 'span_id', coalesce(json_extract(e.value, '$.span_id'), ''), 'trace_state', json_extract(e.value, '$.trace_state'), 'attributes', " + _E_ATTRS)},
+    'resource_attributes', {_json_or("resource_attributes", "{}")},
+    'service_name', service_name,
+    'scope', json_object('name', scope_name, 'version', scope_version),
+    'span_type', span_type,
+    'llm', CASE WHEN span_type = 'llm' OR model IS NOT NULL OR provider IS NOT NULL
+                  OR input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cached_tokens IS NOT NULL
+                  OR reasoning_tokens IS NOT NULL OR total_tokens IS NOT NULL OR cost IS NOT NULL
+           THEN json_object('model', model, 'provider', provider, 'input_tokens', input_tokens,
+                'output_tokens', output_tokens, 'cached_tokens', cached_tokens,
+                'reasoning_tokens', reasoning_tokens, 'total_tokens', total_tokens, 'cost', cost,
+                'cost_source', CASE WHEN cost_source IN ('span', 'computed') THEN cost_source END,
+                'counts_usage', json(CASE WHEN counts_usage THEN 'true' ELSE 'false' END))
+           END)"""
+
+
 def summary_dict(row: sqlite3.Row) -> dict[str, Any]:
     """A TraceSummary as a JSON-ready dict (docs/api.md field names)."""
     status = row["status"] if row["status"] in ("ok", "error", "unset") else "unset"

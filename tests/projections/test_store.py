@@ -156,3 +156,71 @@ def test_closed_store_refuses(store: ReadStore) -> None:
     store.close()
     with pytest.raises(RuntimeError, match="closed"):
         store.list_traces(TraceQueryParams())
+
+
+def test_json_bodies_match_the_models(tmp_path: Path) -> None:
+    """The SQL-built JSON (API path) and the pydantic models (Python API) agree field by field."""
+    import orjson
+
+    views = build_sample(tmp_path / "msgtrace.db")
+    views.add_trace(
+        tid(77),
+        [
+            SpanSpec(
+                sid(1),
+                "root",
+                BASE,
+                10.0,
+                status_code=1,
+                kind=2,
+                attributes={"b": {"$bytes": "AAE="}, "list": [1, 2.5, "x"], "nested": {"k": None}},
+                events=[
+                    {
+                        "time_unix_nano": BASE + 5,
+                        "name": "exception",
+                        "attributes": {"exception.message": "boom"},
+                        "dropped_attributes_count": 0,
+                    }
+                ],
+            ),
+            SpanSpec(sid(2), "child", BASE + 1, 1.0, parent=sid(1), span_type="llm"),
+        ],
+    )
+    views.conn.execute(
+        "UPDATE spans SET links = ? WHERE trace_id = ? AND span_id = ?",
+        (
+            orjson.dumps(
+                [
+                    {
+                        "trace_id": tid(1),
+                        "span_id": sid(1),
+                        "trace_state": None,
+                        "attributes": {"a": 1},
+                        "dropped_attributes_count": 0,
+                        "flags": 0,
+                    }
+                ]
+            ).decode(),
+            tid(77),
+            sid(2),
+        ),
+    )
+    views.close()
+    store = ReadStore(tmp_path / "msgtrace.db")
+    for trace_id in [tid(n) for n in (1, 2, 3, 4, 5, 77)] + [ABC]:
+        body = store.get_trace_json(trace_id)
+        model = store.get_trace(trace_id)
+        assert body is not None and model is not None
+        assert orjson.loads(body) == model.model_dump(mode="json")
+        tree = orjson.loads(store.get_tree_json(trace_id) or b"")
+        assert tree["trace_id"] == trace_id
+        expected = [n.model_dump(mode="json") for n in model.build_span_tree()]
+        assert tree["roots"] == expected
+    t77 = orjson.loads(store.get_trace_json(tid(77)) or b"")
+    assert t77["spans"][0]["events"] == [
+        {"name": "exception", "timestamp": BASE + 5, "attributes": {"exception.message": "boom"}}
+    ]
+    assert t77["spans"][0]["kind"] == "SERVER" and t77["spans"][0]["status"]["code"] == "OK"
+    assert t77["spans"][1]["links"][0]["attributes"] == {"a": 1}
+    assert t77["spans"][1]["llm"]["counts_usage"] is False
+    assert store.get_trace_json("f" * 32) is None and store.get_tree_json("f" * 32) is None
