@@ -120,6 +120,7 @@ flush_pending_spans()
 
 
 def test_configure_after_msgflux_and_sdk_were_imported(msgtrace_server: Any, tmp_path: Path) -> None:
+    pytest.importorskip("msgflux")
     tag = "x" + tmp_path.name[-6:].replace("_", "")
     run_program(CONFIGURE_AFTER_IMPORT, tmp_path, msgtrace_server.url, tag)
     from msgflux.utils.convert import convert_camel_snake_to_title
