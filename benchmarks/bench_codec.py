@@ -8,6 +8,7 @@ over repeated runs of decoding the whole corpus once on one core (spans per seco
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -154,7 +155,7 @@ def main() -> int:
     parser = bench_arguments(__doc__ or "")
     parser.add_argument("--spans", type=int, default=None)
     args = parser.parse_args()
-    n_spans = args.spans or (20_000 if args.quick else 100_000)
+    n_spans = args.spans or (20_000 if args.quick else 50_000)
     n = repeats(args)
     cmd = command_line("bench_codec", args)
 
@@ -187,6 +188,10 @@ def main() -> int:
     result.notes.append(
         f"{n_spans} spans from the {source}, {SPANS_PER_REQUEST} per request; "
         f"{pb_mb:.1f} MB protobuf ({pb_mb * 1e6 / n_spans:,.0f} B/span), {js_mb:.1f} MB OTLP/JSON."
+    )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    result.notes.append(
+        f"Rates are spans per CPU second of this process (load average during the run: {load})."
     )
     emit(result)
     return 0
