@@ -13,8 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from msgtrace import _msgflux_coexist
-
-__version__ = "0.2.0"
+from msgtrace.core.version import VERSION as __version__
 __msgtrace_server__ = True
 
 __all__ = [

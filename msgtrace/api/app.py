@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from msgtrace import __version__
+from msgtrace.core.version import VERSION as __version__
 from msgtrace.api.auth import ApiKeyMiddleware
 from msgtrace.api.static import mount_ui
 from msgtrace.ingest.http import otlp_router

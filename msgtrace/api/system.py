@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from msgtrace import __version__
+from msgtrace.core.version import VERSION as __version__
 from msgtrace.core.config import MsgTraceConfig
 from msgtrace.ingest.metrics import IngestMetrics
 from msgtrace.segments.journal import Journal
