@@ -10,9 +10,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from msgtrace.core.version import VERSION as __version__
 from msgtrace.api.auth import ApiKeyMiddleware
 from msgtrace.api.static import mount_ui
+from msgtrace.core.version import VERSION as __version__
 from msgtrace.ingest.http import otlp_router
 from msgtrace.ingest.receiver import OtlpReceiver
 
@@ -70,9 +70,11 @@ def _add_service_routes(app: FastAPI, system: System) -> None:
 
 def _add_read_routes(app: FastAPI, system: System) -> None:
     from msgtrace.api.routes import ReadContext, install_error_handlers, read_router
+    from msgtrace.api.routes_analysis import analysis_router
 
     ctx = ReadContext(db_path=system.config.database_path, delete_trace=system.delete_trace)
     app.include_router(read_router(ctx))
+    app.include_router(analysis_router(system.config.database_path))
     install_error_handlers(app)
 
 

@@ -4,8 +4,10 @@
 
     lock the data dir ─► open the journal (recovery) ─► start the log worker process (sealer and
     compactor) ─► start the projector process ─► supervise both (restart on crash)
+    ─► with retention_days / max_disk_gb, a retention thread (msgtrace.segments.retention: once
+    at start, then every MSGTRACE_RETENTION_INTERVAL_S seconds, default 60)
 
-`System.stop` reverses it: the journal drains and rotates, the log worker seals every closed
+`System.stop` reverses it: retention stops, the journal drains and rotates, the log worker seals every closed
 journal file and exits, the projector exits between batches, the lock is released.
 """
 
@@ -21,11 +23,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from msgtrace.core.version import VERSION as __version__
 from msgtrace.core.config import MsgTraceConfig
+from msgtrace.core.version import VERSION as __version__
 from msgtrace.ingest.metrics import IngestMetrics
 from msgtrace.segments.journal import Journal
 from msgtrace.segments.ownership import DataDirLock
+from msgtrace.segments.retention import RetentionPolicy, RetentionThread
 
 log = logging.getLogger("msgtrace.system")
 
@@ -100,6 +103,7 @@ class System:
     _supervisor: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _lag_since: float | None = None
+    retention: RetentionThread | None = None
 
     @classmethod
     def start(cls, config: MsgTraceConfig, *, lock_wait_s: float = 0.0) -> System:
@@ -124,6 +128,15 @@ class System:
             target=system._supervise, name="msgtrace-supervisor", daemon=True
         )
         system._supervisor.start()
+        policy = RetentionPolicy.from_limits(config.retention_days, config.max_disk_gb)
+        if policy.active:
+            system.retention = RetentionThread(
+                data_dir,
+                journal,
+                policy,
+                interval_s=RetentionThread.interval_from_env(),
+                applied_offset=lambda: system.projection_checkpoint() or 0,
+            ).start()
         return system
 
     def _supervise(self) -> None:
@@ -137,6 +150,8 @@ class System:
         if self._stop.is_set():
             return
         self._stop.set()
+        if self.retention is not None:
+            self.retention.stop()
         self.journal.close()
         for worker in self.workers:  # log worker first: it seals what the journal rotated
             worker.stop()
