@@ -1,8 +1,8 @@
 """The OTLP trace codec: content negotiation, decompression, validation and span rows.
 
 Used by the receiver (`parse_content_type`, `decompress`, `validate` at ingest) and by the sealer
-(`decode_rows` turns a journal record into segment rows). Both decoders apply one rule, so a
-request `validate` accepts never makes `decode_rows` raise, and both count the same spans:
+(`decode_rows` turns a journal record into segment rows). `validate` and `decode_rows` apply one
+rule and count the same spans:
 
 - a span is rejected (counted, named in `error_message`, the rest of the request kept) when its
   trace_id is not 16 bytes or is all zeros, its span_id is not 8 bytes or is all zeros, its
@@ -10,6 +10,12 @@ request `validate` accepts never makes `decode_rows` raise, and both count the s
   in OTLP/JSON also when an id is not valid hex;
 - a body that cannot be decoded at all raises DecodeError naming the problem;
 - an empty body (or a request without spans) is a success with nothing in it.
+
+For protobuf, `validate` decodes only the message framing and the fields the rule reads (the
+fast ingest path); invalid UTF-8 elsewhere is replaced by `decode_rows`, not raised. A request
+whose other nested messages are corrupt (a broken encoder, not a truncated body: truncation is
+caught) passes `validate` and makes `decode_rows` raise DecodeError. OTLP/JSON is checked in full
+by `validate`, so an accepted JSON body always decodes.
 
 Row values follow msgtrace.core.schema and the typed-JSON encoding in msgtrace.core.typed_json
 (docs/otlp.md has the rules with examples).
@@ -94,8 +100,8 @@ def _is_empty(payload: bytes, content_type: ContentType) -> bool:
 def validate(payload: bytes, content_type: ContentType) -> Validation:
     """Count accepted and rejected spans of a decompressed request; DecodeError if undecodable.
 
-    Protobuf is parsed and only the ids, kind and status are checked (the fast ingest path).
-    OTLP/JSON is walked in full, so that anything accepted here decodes later.
+    Protobuf: framing plus ids, kind and status only (see the module docstring). OTLP/JSON is
+    walked in full, so anything accepted here decodes later.
     """
     if _is_empty(payload, content_type):
         return Validation(0, 0, "")
