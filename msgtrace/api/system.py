@@ -7,8 +7,8 @@
     ─► with retention_days / max_disk_gb, a retention thread (msgtrace.segments.retention: once
     at start, then every MSGTRACE_RETENTION_INTERVAL_S seconds, default 60)
 
-`System.stop` reverses it: retention stops, the journal drains and rotates, the log worker seals every closed
-journal file and exits, the projector exits between batches, the lock is released.
+`System.stop` reverses it: retention stops, the journal drains and rotates, the log worker seals
+every closed journal file and exits, the projector exits between batches, the lock is released.
 """
 
 from __future__ import annotations

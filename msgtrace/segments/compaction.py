@@ -125,7 +125,12 @@ def _tombstone_chunks(run: list[RangeFile]) -> Iterator[pa.Table]:
 
 
 def merge_run(data_dir: Path, run: list[RangeFile], *, kind: str) -> Path | None:
-    """Write the merged output of `run`; None when an input was corrupt (it is quarantined)."""
+    """Write the merged output of `run`; None when an input was corrupt (it is quarantined) or
+    disappeared while being read (retention dropped it; the run is skipped).
+
+    An input deleted by retention after it was read still lands in the output: the retention
+    tombstone hides its traces from the views, and a later retention pass reclaims the space.
+    """
     first, last = run[0].first, run[-1].last
     directory = run[0].path.parent
     final = directory / range_name(first, last, SEGMENT_SUFFIX)
@@ -138,8 +143,15 @@ def merge_run(data_dir: Path, run: list[RangeFile], *, kind: str) -> Path | None
             _tombstone_chunks(run), schema.tombstone_schema(), final, file_metadata("tombstones", first, last)
         )
     except SegmentCorrupted as exc:
+        vanished = [f.path.name for f in run if not f.path.exists()]
+        if vanished:  # retention (or another pass) deleted an input meanwhile: skip this run
+            log.info("skipping a compaction run: %s disappeared while it was read", ", ".join(vanished))
+            return None
         if exc.path:
             _quarantine(data_dir, Path(exc.path))
+        return None
+    except FileNotFoundError as exc:
+        log.info("skipping a compaction run: an input disappeared while it was read (%s)", exc)
         return None
 
 

@@ -8,7 +8,7 @@ offset. Concurrency therefore raises throughput instead of the number of syncs.
 Invariants:
 - an offset is handed out only after its frame is on disk; offsets are unique, contiguous within
   a process lifetime and strictly increasing across restarts (`recovery.high_water`);
-- a failed write or sync (ENOSPC, EIO, EFBIG) truncates the file back to its last durable length,
+- a failed write or sync (ENOSPC, EIO, EFBIG: every OSError alike) truncates the file back to its last durable length,
   so nothing half-written stays, and fails the group with `Backpressure(503)`;
 - the open file `<first>.open` is rotated to `<first>-<last>.wal` when its first record is
   `seal_age_s` old or it holds `seal_bytes`; the high-water mark is persisted before the rename.
@@ -25,6 +25,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,6 +217,14 @@ class Journal:
 
     async def append_tombstone_async(self, trace_id: str | None) -> int:
         return await self.append_async(RecordKind.TOMBSTONE, JSON_CONTENT_TYPE, _tombstone_payload(trace_id))
+
+    def append_tombstones(self, trace_ids: Sequence[str]) -> int:
+        """Append ONE delete record for many traces (`{"trace_ids": [...]}`); returns its offset.
+
+        Retention uses it: one durable record hides every listed trace below its offset, so the
+        segment files holding them can be deleted afterwards.
+        """
+        return self.append(RecordKind.TOMBSTONE, JSON_CONTENT_TYPE, _tombstones_payload(trace_ids))
 
     def rotate(self) -> None:
         """Close the open journal file (it becomes `<first>-<last>.wal`) if it has records."""
@@ -431,9 +440,18 @@ class Journal:
             self._durable_len = 0
 
 
+def _checked_trace_id(trace_id: str) -> str:
+    trace_id = trace_id.lower()
+    if not _TRACE_ID.match(trace_id):
+        raise ValueError(f"trace id {trace_id!r} is not 32 hexadecimal characters")
+    return trace_id
+
+
 def _tombstone_payload(trace_id: str | None) -> bytes:
-    if trace_id is not None:
-        trace_id = trace_id.lower()
-        if not _TRACE_ID.match(trace_id):
-            raise ValueError(f"trace id {trace_id!r} is not 32 hexadecimal characters")
-    return orjson.dumps({"trace_id": trace_id})
+    return orjson.dumps({"trace_id": None if trace_id is None else _checked_trace_id(trace_id)})
+
+
+def _tombstones_payload(trace_ids: Sequence[str]) -> bytes:
+    if not trace_ids:
+        raise ValueError("a tombstone needs at least one trace id")
+    return orjson.dumps({"trace_ids": [_checked_trace_id(t) for t in trace_ids]})

@@ -2,7 +2,9 @@
 
 `seal_journal` reads `journal/<first>-<last>.wal` and writes, in this order:
 
-1. `tombstones/<first>-<last>.parquet` when the journal holds delete records;
+1. `tombstones/<first>-<last>.parquet` when the journal holds delete records: one row per deleted
+   trace id, so a record listing many traces (`{"trace_ids": [...]}`, written by retention) becomes
+   many rows sharing its offset;
 2. `segments/<first>-<last>.parquet`, always, even with zero rows (a journal of only deletes, or
    of records that failed to decode), so segment ranges tile the offset space and a segment
    covering a journal proves that journal was sealed completely (recovery relies on this);
@@ -122,6 +124,25 @@ def _spans_table(columns: dict[str, list[Any]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=arrow_schema)
 
 
+def tombstone_trace_ids(payload: bytes) -> list[str | None]:
+    """The traces a tombstone record deletes: `{"trace_id": id | null}` or `{"trace_ids": [id, ...]}`.
+
+    A null id deletes every trace before the record. Raises ValueError on any other shape.
+    """
+    doc = orjson.loads(payload)
+    if not isinstance(doc, dict):
+        raise ValueError(f"tombstone payload is {type(doc).__name__}, expected an object")
+    if "trace_ids" in doc:
+        ids = doc["trace_ids"]
+        if not isinstance(ids, list) or not all(isinstance(t, str) for t in ids):
+            raise ValueError("tombstone trace_ids is not a list of strings")
+        return list(ids)
+    trace_id = doc["trace_id"]
+    if trace_id is not None and not isinstance(trace_id, str):
+        raise ValueError(f"trace_id is {type(trace_id).__name__}")
+    return [trace_id]
+
+
 def _decode_journal(path: Path, first: int) -> tuple[dict[str, list[Any]], dict[str, list[Any]], int, int, bool]:
     """Span columns and tombstone columns of every valid record, plus counts and a corrupt flag."""
     from msgtrace.core.otlp import ContentType, decode_rows
@@ -146,12 +167,10 @@ def _decode_journal(path: Path, first: int) -> tuple[dict[str, list[Any]], dict[
                     if name in spans:
                         spans[name].extend(values)
             elif frame.kind == RecordKind.TOMBSTONE:
-                trace_id = orjson.loads(frame.payload)["trace_id"]
-                if trace_id is not None and not isinstance(trace_id, str):
-                    raise ValueError(f"trace_id is {type(trace_id).__name__}")
-                deletes["offset"].append(frame.offset)
-                deletes["received_time_unix_nano"].append(frame.received_time_unix_nano)
-                deletes["trace_id"].append(trace_id)
+                for trace_id in tombstone_trace_ids(frame.payload):
+                    deletes["offset"].append(frame.offset)
+                    deletes["received_time_unix_nano"].append(frame.received_time_unix_nano)
+                    deletes["trace_id"].append(trace_id)
             else:
                 raise ValueError(f"unknown record kind {frame.kind}")
         except Exception as exc:
