@@ -246,6 +246,8 @@ class Projector:
             if cp.segments != planned.segments or cp.tombstones > planned.tombstones:
                 raise _Replan()
             tombs = tombs.filter(pl.col("offset") > cp.tombstones)
+            if batch is not None:  # later tombstones wait for their batch (or the final pass)
+                tombs = tombs.filter(pl.col("offset") <= batch.last)
             self._apply(rows, tombs, cp.segments)
             seg_cp = batch.last if batch is not None else cp.segments
             tomb_cp = max([cp.tombstones, *tombs.get_column("offset").to_list()])

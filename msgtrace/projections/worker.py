@@ -15,9 +15,12 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from msgtrace.projections.projector import DEFAULT_BATCH_SPANS, Projector
 from msgtrace.segments import naming
+
+if TYPE_CHECKING:
+    from msgtrace.projections.projector import Projector
 
 log = logging.getLogger("msgtrace.projections.worker")
 
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", required=True, type=Path)
     parser.add_argument("--db-path", type=Path, default=None)
     parser.add_argument("--price-table", type=Path, default=None)
-    parser.add_argument("--batch-spans", type=int, default=DEFAULT_BATCH_SPANS)
+    parser.add_argument("--batch-spans", type=int, default=20_000)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -82,6 +85,15 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    # heavy imports (polars, pyarrow) only after the handlers: a stop during startup is clean
+    from msgtrace.core.llm import PriceTable
+    from msgtrace.projections.projector import Projector
+
+    if args.price_table is not None:
+        try:
+            PriceTable.load(args.price_table)
+        except ValueError as exc:
+            parser.error(str(exc))
     db_path = args.db_path or args.data_dir / "msgtrace.db"
     with Projector(
         args.data_dir, db_path, price_table=args.price_table, batch_spans=args.batch_spans
