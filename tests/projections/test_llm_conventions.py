@@ -429,3 +429,10 @@ def test_double_count_rule_holds_when_the_llm_child_arrives_later(tmp_path: Path
         ("0" * 15 + "2", 1),
     ]
     assert query(db, "SELECT calls, input_tokens FROM usage_rollup") == [(1, 100)]
+
+
+def test_docs_list_every_key_of_the_table() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "llm-conventions.md").read_text()
+    for field, keys in KEY_FAMILIES.items():
+        row = next(line for line in doc.splitlines() if line.startswith(f"| `{field}` |"))
+        assert " → ".join(f"`{k}`" for k in keys) in row, field
