@@ -11,11 +11,10 @@ rule and count the same spans:
 - a body that cannot be decoded at all raises DecodeError naming the problem;
 - an empty body (or a request without spans) is a success with nothing in it.
 
-For protobuf, `validate` decodes only the message framing and the fields the rule reads (the
-fast ingest path); invalid UTF-8 elsewhere is replaced by `decode_rows`, not raised. A request
-whose other nested messages are corrupt (a broken encoder, not a truncated body: truncation is
-caught) passes `validate` and makes `decode_rows` raise DecodeError. OTLP/JSON is checked in full
-by `validate`, so an accepted JSON body always decodes.
+For protobuf, `validate` checks the fields the rule reads with a reduced schema (the fast ingest
+path) and parses the whole request as `decode_rows` will, so an accepted body always decodes;
+invalid UTF-8 is replaced by `decode_rows`, not raised. OTLP/JSON is checked in full by
+`validate`.
 
 Row values follow msgtrace.core.schema and the typed-JSON encoding in msgtrace.core.typed_json
 (docs/otlp.md has the rules with examples).
@@ -33,7 +32,7 @@ from msgtrace.core.compression import decompress
 from msgtrace.core.errors import UnsupportedMediaType
 from msgtrace.core.otlp_json import decode_json_rows, request_to_json
 from msgtrace.core.otlp_protobuf import ROW_COLUMNS, decode_protobuf_rows, rows_to_request
-from msgtrace.core.otlp_validate import Problems, validate_protobuf
+from msgtrace.core.otlp_validate import Problems, parse_request_lenient, validate_protobuf
 from msgtrace.core.schema import SPAN_COLUMN_NAMES
 from msgtrace.core.typed_json import attributes_from_json
 
@@ -100,13 +99,18 @@ def _is_empty(payload: bytes, content_type: ContentType) -> bool:
 def validate(payload: bytes, content_type: ContentType) -> Validation:
     """Count accepted and rejected spans of a decompressed request; DecodeError if undecodable.
 
-    Protobuf: framing plus ids, kind and status only (see the module docstring). OTLP/JSON is
-    walked in full, so anything accepted here decodes later.
+    Invariant: whatever is accepted here decodes later with `decode_rows`, so an acknowledged
+    request is never dropped when it is sealed. Protobuf: ids, kind and status are checked with a
+    reduced schema (the fast path) and the whole request must also parse the way `decode_rows`
+    parses it (corrupt nested messages, nesting deeper than protobuf's recursion limit).
+    OTLP/JSON is walked in full.
     """
     if _is_empty(payload, content_type):
         return Validation(0, 0, "")
     if content_type is ContentType.PROTOBUF:
         accepted, problems = validate_protobuf(payload)
+        if accepted:
+            parse_request_lenient(payload)
     else:
         rows, problems = decode_json_rows(payload)
         accepted = len(rows)

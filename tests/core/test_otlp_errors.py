@@ -332,14 +332,15 @@ def test_values_outside_int64_are_clamped() -> None:
         validate(bad, ContentType.JSON)
 
 
-def test_corrupt_nested_message_fails_decode_not_validate() -> None:
-    """The documented limit of the fast protobuf validate: it does not decode attributes."""
+def test_corrupt_nested_message_is_refused_at_validate() -> None:
+    """Whatever validate accepts must decode later: an acknowledged request is never dropped."""
     req = ExportTraceServiceRequest()
     sp = req.resource_spans.add().scope_spans.add().spans.add()
     sp.trace_id, sp.span_id = TRACE, b"\x01" * 8
     kv = sp.attributes.add()
     kv.key, kv.value.string_value = "k", "vv"
     body = req.SerializeToString().replace(b"\x0a\x02vv", b"\x0f\x02vv")  # wire type 7
-    assert validate(body, ContentType.PROTOBUF).accepted_spans == 1
+    with pytest.raises(DecodeError, match="invalid protobuf"):
+        validate(body, ContentType.PROTOBUF)
     with pytest.raises(DecodeError, match="invalid protobuf: not an ExportTraceServiceRequest"):
         decode_rows(body, ContentType.PROTOBUF, offset=0, received_time_unix_nano=0)
