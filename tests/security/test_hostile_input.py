@@ -107,10 +107,10 @@ def test_hundred_thousand_span_request(msgtrace_server: Any) -> None:
 
 def test_invalid_utf8_is_stored_with_replacement_characters(msgtrace_server: Any) -> None:
     req, trace_id = _request(name="PLACEHOLDER")
-    raw = req.SerializeToString().replace(b"PLACEHOLDER", b"BAD\xff\xfeNAME")
+    raw = req.SerializeToString().replace(b"PLACEHOLDER", b"BAD\xff\xfeNAMEXX")  # same length as the placeholder
     assert _post(msgtrace_server, raw).status_code == 200
     span = msgtrace_server.wait_for_spans(trace_id.hex(), 1)["spans"][0]
-    assert span["name"] == "BAD\ufffd\ufffdNAME"
+    assert span["name"] == "BAD\ufffd\ufffdNAMEXX"
     _healthy(msgtrace_server)
 
 
