@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 
 from msgtrace.api.routes_errors import ERROR_RESPONSES, ReadRoute
 from msgtrace.api.routes_models import Facets, QueryValidation, Stats, Timeseries, Usage
+from msgtrace.core.models import MAX_NS
 from msgtrace.projections.query import validate_query
 from msgtrace.projections.store import ReadStore
 
-Ns = Annotated[int | None, Query(ge=0, description="ns since the epoch")]
+Ns = Annotated[int | None, Query(ge=0, le=MAX_NS, description="ns since the epoch")]
 Bucket = Annotated[
     int | None,
     Query(

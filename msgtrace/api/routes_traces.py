@@ -20,7 +20,16 @@ from msgtrace.api.routes_context import ReadContext
 from msgtrace.api.routes_errors import ERROR_RESPONSES, NOT_FOUND_RESPONSES, NotFound, ReadRoute
 from msgtrace.api.routes_models import DeleteResult, TraceList, TraceTree
 from msgtrace.core.errors import QueryError
-from msgtrace.core.models import MAX_LIMIT, Span, Trace, TraceQueryParams, TraceSummary
+from msgtrace.core.models import (
+    MAX_LIMIT,
+    MAX_NS,
+    MAX_OFFSET,
+    SORT_PATTERN,
+    Span,
+    Trace,
+    TraceQueryParams,
+    TraceSummary,
+)
 from msgtrace.projections.store import ReadStore
 
 JSON = "application/json"
@@ -34,18 +43,26 @@ def list_params(
     has_errors: bool | None = None,
     min_duration_ms: Annotated[float | None, Query(ge=0)] = None,
     max_duration_ms: Annotated[float | None, Query(ge=0)] = None,
-    start_time: Annotated[int | None, Query(ge=0, description="ns since the epoch")] = None,
-    end_time: Annotated[int | None, Query(ge=0, description="ns since the epoch")] = None,
+    start_time: Annotated[
+        int | None, Query(ge=0, le=MAX_NS, description="ns since the epoch")
+    ] = None,
+    end_time: Annotated[
+        int | None, Query(ge=0, le=MAX_NS, description="ns since the epoch")
+    ] = None,
     model: str | None = None,
     min_cost: Annotated[float | None, Query(ge=0)] = None,
     search: str | None = None,
     q: Annotated[str | None, Query(description="query language (docs/query-language.md)")] = None,
     sort: Annotated[
-        str, Query(description="start_time|duration|span_count|tokens|cost, or -field")
+        str,
+        Query(
+            pattern=SORT_PATTERN,
+            description="start_time|duration|span_count|tokens|cost; a leading - means descending",
+        ),
     ] = "start_time",
     order: Literal["asc", "desc"] | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     cursor: str | None = None,
 ) -> TraceQueryParams:
     """Query parameters as a validated TraceQueryParams (errors become 400 naming the parameter)."""
@@ -72,7 +89,9 @@ def list_params(
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first.get("loc", ())) or "parameters"
         message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-        raise QueryError(f"{name}: {message}") from None
+        error = QueryError(f"{name}: {message}")
+        error.hint = "check the parameter against /docs"
+        raise error from None
 
 
 def _json(model: BaseModel) -> Response:
@@ -199,7 +218,13 @@ def traces_router(ctx: ReadContext, store: ReadStore, on_delete: DeleteHook) -> 
 
     @router.get(
         "/api/v1/export/traces",
-        responses={**ERROR_RESPONSES, 200: {"description": "The filtered list as CSV or JSON"}},
+        responses={
+            **ERROR_RESPONSES,
+            200: {
+                "description": "The filtered list as CSV or JSON",
+                "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+            },
+        },
         summary="Export the filtered trace list as CSV or JSON",
     )
     async def export_list(

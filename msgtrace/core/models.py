@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SpanKindName = Literal["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"]
 StatusCodeName = Literal["UNSET", "OK", "ERROR"]
@@ -30,6 +30,9 @@ SPAN_KINDS: tuple[SpanKindName, ...] = (
 STATUS_CODES: tuple[StatusCodeName, ...] = ("UNSET", "OK", "ERROR")
 SORT_FIELDS: tuple[str, ...] = ("start_time", "duration", "span_count", "tokens", "cost")
 MAX_LIMIT = 1000
+MAX_NS = 2**63 - 1  # times are int64 ns in the views
+MAX_OFFSET = 2**62
+SORT_PATTERN = r"^[-+]?(start_time|duration|span_count|tokens|cost)$"
 
 
 class SpanStatus(BaseModel):
@@ -224,8 +227,8 @@ class TraceQueryParams(BaseModel):
     has_errors: bool | None = None
     min_duration_ms: float | None = Field(default=None, ge=0)
     max_duration_ms: float | None = Field(default=None, ge=0)
-    start_time: int | None = Field(default=None, ge=0)
-    end_time: int | None = Field(default=None, ge=0)
+    start_time: int | None = Field(default=None, ge=0, le=MAX_NS)
+    end_time: int | None = Field(default=None, ge=0, le=MAX_NS)
     model: str | None = None
     min_cost: float | None = Field(default=None, ge=0)
     search: str | None = None
@@ -233,7 +236,7 @@ class TraceQueryParams(BaseModel):
     sort: str = "start_time"
     order: SortOrder | None = None
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
     cursor: str | None = None
 
     @field_validator("sort")
@@ -241,16 +244,6 @@ class TraceQueryParams(BaseModel):
     def _check_sort(cls, value: str) -> str:
         parse_sort(value, None)
         return value
-
-    @model_validator(mode="after")
-    def _check_ranges(self) -> TraceQueryParams:
-        if (
-            self.min_duration_ms is not None
-            and self.max_duration_ms is not None
-            and self.min_duration_ms > self.max_duration_ms
-        ):
-            raise ValueError("min_duration_ms must not exceed max_duration_ms")
-        return self
 
     @property
     def sort_key(self) -> tuple[str, str]:
@@ -260,7 +253,10 @@ class TraceQueryParams(BaseModel):
 
 __all__ = [
     "MAX_LIMIT",
+    "MAX_NS",
+    "MAX_OFFSET",
     "SORT_FIELDS",
+    "SORT_PATTERN",
     "LLMUsage",
     "Span",
     "SpanEvent",
