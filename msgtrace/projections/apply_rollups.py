@@ -229,7 +229,7 @@ def apply_delta(
         f"SELECT {', '.join(values)} FROM (SELECT {params}) WHERE true "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(updates)}"
     )
-    conn.executemany(sql, ordered.iter_rows())
+    conn.executemany(sql, ordered.rows())
     count = rollup.sums[0]
     conn.execute(f"DELETE FROM {rollup.table} WHERE {count} = 0")
     if rollup.max_sql is not None and rollup.max_column is not None:

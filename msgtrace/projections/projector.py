@@ -196,9 +196,17 @@ class Projector:
             return applied
 
     def reindex(self, progress: Progress | None = None) -> int:
-        """Drop every projection table, recreate them and apply the whole log."""
-        self._reset()
-        return self.apply_pending(progress)
+        """Drop every projection table, recreate them and apply the whole log.
+
+        Reader-only indexes are built once at the end (a crash in between is repaired by the
+        next Projector, which recreates missing schema objects)."""
+        self._reset(reader_indexes=False)
+        try:
+            return self.apply_pending(progress)
+        finally:
+            self.conn.execute("BEGIN IMMEDIATE")
+            sqlite_writer.create_schema(self.conn)
+            self.conn.execute("COMMIT")
 
     def rewind(self, offset: int) -> None:
         """Make rows above `offset` pending again. Re-applying them changes nothing in the views
@@ -217,10 +225,12 @@ class Projector:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _reset(self) -> None:
+    def _reset(self, *, reader_indexes: bool = True) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
         sqlite_writer.drop_schema(self.conn)
         sqlite_writer.create_schema(self.conn)
+        if not reader_indexes:
+            sqlite_writer.drop_reader_indexes(self.conn)
         self.conn.execute("COMMIT")
 
     def _checkpoints(self) -> _Checkpoints:
@@ -268,7 +278,7 @@ class Projector:
                 conn,
                 "tombstones",
                 ("log_offset", "trace_id"),
-                tombs.iter_rows(),
+                tombs.rows(),
                 verb="INSERT OR IGNORE",
             )
             delete_all = tombs.filter(pl.col("trace_id") == "")
@@ -367,7 +377,7 @@ class Projector:
         if gone.height:
             conn.executemany(
                 "DELETE FROM spans WHERE trace_id = ? AND span_id = ?",
-                gone.select(keys).iter_rows(),
+                gone.select(keys).rows(),
             )
         flipped = (
             survivors.select(*keys, pl.col("counts_usage").alias("_was"))
@@ -377,19 +387,19 @@ class Projector:
         if flipped.height:
             conn.executemany(
                 "UPDATE spans SET counts_usage = ? WHERE trace_id = ? AND span_id = ?",
-                flipped.select(pl.col("counts_usage").cast(pl.Int64), *keys).iter_rows(),
+                flipped.select(pl.col("counts_usage").cast(pl.Int64), *keys).rows(),
             )
         if fresh.height:
             counted = fresh.drop("counts_usage", strict=False).join(
                 state.select(*keys, "counts_usage"), on=keys, how="left"
             )
-            out = counted.select(
+            out = counted.sort("trace_id", "span_id").select(
                 [
                     pl.col("counts_usage").cast(pl.Int64) if c == "counts_usage" else pl.col(c)
                     for c in SPAN_INSERT_COLUMNS
                 ]
             )
-            sqlite_writer.insert_rows(conn, "spans", SPAN_INSERT_COLUMNS, out.iter_rows())
+            sqlite_writer.insert_rows(conn, "spans", SPAN_INSERT_COLUMNS, out.rows())
 
     def _write_traces(
         self, old_summary: pl.DataFrame, new_summary: pl.DataFrame, state: pl.DataFrame
@@ -398,7 +408,7 @@ class Projector:
         vanished = old_summary.join(new_summary.select("trace_id"), on="trace_id", how="anti")
         if vanished.height:
             conn.executemany(
-                "DELETE FROM traces WHERE trace_id = ?", vanished.select("trace_id").iter_rows()
+                "DELETE FROM traces WHERE trace_id = ?", vanished.select("trace_id").rows()
             )
         changed = new_summary.join(
             old_summary, on=list(new_summary.columns), how="anti", nulls_equal=True
@@ -409,7 +419,7 @@ class Projector:
                 conn,
                 "traces",
                 (*TRACE_COLUMNS, "updated_at"),
-                changed.select(*TRACE_COLUMNS, pl.lit(now).alias("updated_at")).iter_rows(),
+                changed.select(*TRACE_COLUMNS, pl.lit(now).alias("updated_at")).rows(),
                 verb="INSERT OR REPLACE",
             )
         conn.execute("DELETE FROM trace_models WHERE trace_id IN (SELECT trace_id FROM _touched)")
@@ -419,7 +429,7 @@ class Projector:
                 conn,
                 "trace_models",
                 ("model", "start_time", "trace_id"),
-                models.iter_rows(),
+                models.rows(),
                 verb="INSERT OR IGNORE",
             )
 

@@ -54,6 +54,30 @@ def create_schema(conn: sqlite3.Connection) -> None:
     )
 
 
+# Indexes only readers use: a reindex drops them while it fills the tables and builds them once
+# at the end (cheaper than maintaining them row by row). The projector's own lookups use the
+# primary keys, spans_usage, traces_start and trace_models_trace, which stay.
+READER_INDEXES = (
+    "spans_name",
+    "spans_parent",
+    "traces_duration",
+    "traces_spans",
+    "traces_tokens",
+    "traces_cost",
+    "traces_workflow",
+    "traces_service",
+    "traces_errors",
+    "traces_session",
+    "traces_user",
+    "traces_updated",
+)
+
+
+def drop_reader_indexes(conn: sqlite3.Connection) -> None:
+    for name in READER_INDEXES:
+        conn.execute(f"DROP INDEX IF EXISTS {name}")  # names are constants above
+
+
 def drop_schema(conn: sqlite3.Connection) -> None:
     for table in projection_tables():
         conn.execute(f"DROP TABLE IF EXISTS {table}")  # names come from schema.sql, not input
