@@ -273,3 +273,21 @@ def test_relative_time_uses_now() -> None:
     assert compiled.params == [9 * 3600 * NS]
     iso = compile_query("time:>2024-01-01T00:00:00Z").params[0]
     assert iso == int(datetime(2024, 1, 1, tzinfo=UTC).timestamp()) * NS
+
+
+def test_documented_examples_compile() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "query-language.md").read_text()
+    block = doc.split("## Examples")[1].split("```")[1]
+    queries = [line.split("  ")[0].strip() for line in block.strip().splitlines()]
+    assert len(queries) >= 8
+    for q in queries:
+        compile_query(q)
+    for q in (
+        "duration:>1s AND (model:gpt-4* OR error:true) -workflow:test",
+        'attr."http.route /x":1',
+        "time:2025-01-31",
+        "time:2025-01-31T12:00:00+02:00",
+        "time:-2w",
+        "attr.http.status_code:>=500",
+    ):
+        compile_query(q)
