@@ -2,7 +2,8 @@
 
 Files come from `naming.live_segments` / `naming.live_tombstones` (superseded compaction inputs
 dropped), so a row is never read twice; rows at or below the checkpoint are filtered out, which
-makes a compacted file that straddles the checkpoint safe to read.
+makes a compacted file that straddles the checkpoint safe to read. A file deleted between listing
+and reading (a compaction input past its grace period) raises FileNotFoundError: re-plan.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class PlannedBatch:
 def num_rows(path: Path) -> int:
     try:
         return int(pq.ParquetFile(path).metadata.num_rows)
+    except FileNotFoundError:
+        raise  # removed by the compactor after listing: the caller re-plans
     except Exception as exc:  # pyarrow raises several types for a broken file
         raise SegmentCorrupted(f"cannot read segment {path.name}: {exc}", path=str(path)) from exc
 
@@ -88,6 +91,8 @@ def read_spans(
     for f in files:
         try:
             frame = pl.read_parquet(f.path, columns=list(SPAN_READ_COLUMNS))
+        except FileNotFoundError:
+            raise
         except Exception as exc:
             raise SegmentCorrupted(
                 f"cannot read segment {f.path.name}: {exc}", path=str(f.path)
@@ -120,6 +125,8 @@ def read_tombstones(data_dir: Path, after: int) -> pl.DataFrame:
             continue
         try:
             frame = pl.read_parquet(f.path, columns=["offset", "trace_id"])
+        except FileNotFoundError:
+            raise
         except Exception as exc:
             raise SegmentCorrupted(
                 f"cannot read tombstones {f.path.name}: {exc}", path=str(f.path)

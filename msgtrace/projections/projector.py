@@ -24,6 +24,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from msgtrace.core.errors import LogError
 from msgtrace.core.llm import PriceTable
 from msgtrace.projections import apply_rollups as rollups
 from msgtrace.projections import apply_traces as traces
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (rows applied so far, rows pending at start)
 
 DEFAULT_BATCH_SPANS = 20_000
+MAX_REPLANS = 1000  # plans in one apply_pending; each replan follows another writer's progress
 
 # spans columns the per-trace derivations need (read back for touched traces)
 STATE_COLUMNS = (
@@ -168,9 +170,12 @@ class Projector:
 
         Stops between batches when `stop` is set."""
         applied = 0
-        while True:
+        for _plan in range(MAX_REPLANS):
             cp = self._checkpoints()
-            batches = log_source.plan_batches(self.data_dir, cp.segments, self.batch_spans)
+            try:
+                batches = log_source.plan_batches(self.data_dir, cp.segments, self.batch_spans)
+            except FileNotFoundError:
+                continue  # the compactor replaced files while we listed them
             total = sum(b.rows for b in batches)
             replanned = False
             for batch in batches:
@@ -178,7 +183,7 @@ class Projector:
                     return applied
                 try:
                     self._apply_batch(batch, cp)
-                except _Replan:
+                except (_Replan, FileNotFoundError):
                     replanned = True
                     break
                 cp = _Checkpoints(batch.last, max(cp.tombstones, self._checkpoints().tombstones))
@@ -191,9 +196,13 @@ class Projector:
             try:
                 if self._apply_batch(None, cp):
                     continue
-            except _Replan:
+            except (_Replan, FileNotFoundError):
                 continue
             return applied
+        raise LogError(
+            f"the log under {self.data_dir} kept changing while being read",
+            hint="retry; if it persists, check that only one compactor runs on this data dir",
+        )
 
     def reindex(self, progress: Progress | None = None) -> int:
         """Drop every projection table, recreate them and apply the whole log.
