@@ -1,0 +1,72 @@
+"""Native fast path of the sealer's protobuf decode: OTLP bytes straight to an Arrow table.
+
+`decode_table` gives exactly what `otlp.decode_rows(payload, ContentType.PROTOBUF, ...)` gives
+(same rows in the same order, same rejected count and error message), as a `pyarrow.Table` with
+`schema.span_schema()`, or None when the caller must use `decode_rows` instead: the C extension
+`msgtrace.core._otlp_native` is not built, or the request needs the Python path (invalid UTF-8,
+which Python repairs; malformed wire data, which Python reports as DecodeError; shapes the C
+decoder does not model, see the header of _otlp_native.c). None is always a safe answer.
+
+The typed-JSON columns parse to the same values as the Python path's text (object keys in the
+same order); the text itself may differ in number formatting.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import pyarrow as pa
+
+from msgtrace.core.otlp_validate import INT64_MAX, INT64_MIN, Problems
+from msgtrace.core.schema import span_schema
+
+_native: ModuleType | None
+try:
+    from msgtrace.core import _otlp_native as _native  # type: ignore[attr-defined,no-redef]
+except ImportError:  # built without a C compiler
+    _native = None
+
+__all__ = ["AVAILABLE", "decode_table"]
+
+AVAILABLE: bool = _native is not None
+"""Whether the C extension is importable (otherwise `decode_table` always returns None)."""
+
+_SCHEMA = span_schema()
+_TYPES = [f.type for f in _SCHEMA]
+
+
+def decode_table(
+    payload: bytes, *, offset: int, received_time_unix_nano: int
+) -> tuple[pa.Table, int, str] | None:
+    """(table, rejected_spans, error_message) of a decompressed protobuf request, or None.
+
+    None means "use otlp.decode_rows": it is never an error by itself. Empty payloads give an
+    empty table.
+    """
+    if _native is None:
+        return None
+    if not (INT64_MIN <= offset <= INT64_MAX and INT64_MIN <= received_time_unix_nano <= INT64_MAX):
+        return None
+    raw = _native.decode(bytes(payload), offset, received_time_unix_nano)
+    if raw is None:
+        return None
+    rows, rejected, named, columns = raw
+    arrays = [_array(t, rows, c) for t, c in zip(_TYPES, columns, strict=True)]
+    table = pa.Table.from_arrays(arrays, schema=_SCHEMA)
+    problems = Problems()
+    problems.count = rejected
+    problems.named = named
+    return table, rejected, problems.message()
+
+
+def _array(arrow_type: pa.DataType, rows: int, column: tuple[Any, ...]) -> pa.Array:
+    if len(column) == 1:
+        return pa.Array.from_buffers(arrow_type, rows, [None, pa.py_buffer(column[0])], null_count=0)
+    validity, offsets, data, nulls = column
+    buffers = [
+        None if validity is None else pa.py_buffer(validity),
+        pa.py_buffer(offsets),
+        pa.py_buffer(data),
+    ]
+    return pa.Array.from_buffers(arrow_type, rows, buffers, null_count=nulls)
