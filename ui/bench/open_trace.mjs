@@ -25,7 +25,7 @@ for (let run = 0; run < RUNS; run++) {
   // Split: how much of that was the API answering, and how much the UI (parse, build, render, click).
   uiAfterApi.push(
     await page.evaluate((id) => {
-      const api = performance.getEntriesByType("resource").find((e) => e.name.endsWith(`/api/v1/traces/${id}`));
+      const api = performance.getEntriesByType("resource").find((e) => e.name.endsWith(`/api/v1/traces/${id}`) || e.name.endsWith(`/api/v1/traces/${id}/timeline`));
       return api ? performance.now() - api.responseEnd : null;
     }, TRACE_ID),
   );

@@ -1,12 +1,10 @@
-/** Failed spans of the trace with their first exception; each entry selects its span. */
+/** Failed spans of the trace with their status message; each entry selects its span. */
 import { useState } from "react";
-import type { Span } from "@/api/types";
-import { asText } from "./SpanDetail/messages";
-import { isException } from "./SpanDetail/SpanDetail";
+import type { TimelineSpan } from "@/api/timeline";
 
-export function ErrorsSection({ spans, onSelect }: { spans: readonly Span[]; onSelect: (spanId: string) => void }) {
+export function ErrorsSection({ spans, onSelect }: { spans: readonly TimelineSpan[]; onSelect: (spanId: string) => void }) {
   const [open, setOpen] = useState(true);
-  const failed = spans.filter((s) => s.status?.code === "ERROR");
+  const failed = spans.filter((s) => s.status_code === 2);
   if (failed.length === 0) return null;
   return (
     <section className="errors-section panel" data-testid="errors-section">
@@ -15,25 +13,14 @@ export function ErrorsSection({ spans, onSelect }: { spans: readonly Span[]; onS
       </button>
       {open && (
         <ul>
-          {failed.slice(0, 50).map((s) => {
-            const exc = (s.events ?? []).find(isException);
-            const a = exc?.attributes ?? {};
-            return (
-              <li key={s.span_id}>
-                <button type="button" className="link-btn" onClick={() => onSelect(s.span_id)}>
-                  {s.name}
-                </button>
-                {exc ? (
-                  <span>
-                    {" "}
-                    — <strong>{asText(a["exception.type"] ?? "exception")}</strong>: {asText(a["exception.message"] ?? "").slice(0, 200)}
-                  </span>
-                ) : (
-                  s.status?.message && <span className="muted"> — {s.status.message.slice(0, 200)}</span>
-                )}
-              </li>
-            );
-          })}
+          {failed.slice(0, 50).map((s) => (
+            <li key={s.span_id}>
+              <button type="button" className="link-btn" onClick={() => onSelect(s.span_id)}>
+                {s.name}
+              </button>
+              {s.status_message && <span className="muted"> — {s.status_message.slice(0, 200)}</span>}
+            </li>
+          ))}
           {failed.length > 50 && <li className="muted">…and {failed.length - 50} more</li>}
         </ul>
       )}

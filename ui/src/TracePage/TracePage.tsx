@@ -1,42 +1,22 @@
-/** /traces/:traceId — header, errors, waterfall and (with ?span=<id>) the span detail panel. */
-import { useCallback, useMemo, useState } from "react";
-import { useNavigate, useParams, useSearchParams } from "react-router";
-import { useDeleteTrace, useTrace } from "@/api/queries";
+/** /traces/:traceId — a trace from the server: its timeline, export/share actions and delete. */
+import { useState } from "react";
+import { useNavigate, useParams } from "react-router";
+import { apiUrl } from "@/api/client";
+import { useDeleteTrace, useTimeline } from "@/api/queries";
 import { ConfirmDialog } from "@/components/ConfirmDialog";
-import { EmptyState, ErrorState, Skeleton } from "@/components/States";
-import { ErrorsSection } from "./ErrorsSection";
-import { SpanDetail } from "./SpanDetail/SpanDetail";
-import { TraceHeader } from "./TraceHeader";
-import { TraceTimelineViewer } from "./TraceTimelineViewer/TraceTimelineViewer";
+import { CopyButton } from "@/components/CopyButton";
+import { ErrorState, Skeleton } from "@/components/States";
+import { TraceView } from "./TraceView";
 import "./TracePage.css";
 
 export function TracePage() {
   const { traceId = "" } = useParams();
-  const [search, setSearch] = useSearchParams();
   const navigate = useNavigate();
-  const trace = useTrace(traceId);
+  const timeline = useTimeline(traceId);
   const del = useDeleteTrace();
   const [confirming, setConfirming] = useState(false);
-  const selectedSpanId = search.get("span");
 
-  const spanById = useMemo(() => new Map((trace.data?.spans ?? []).map((s) => [s.span_id, s])), [trace.data]);
-  const selected = selectedSpanId ? spanById.get(selectedSpanId) : undefined;
-  const onSelect = useCallback(
-    (spanId: string) =>
-      setSearch(
-        (prev) => {
-          const next = new URLSearchParams(prev);
-          if (next.get("span") === spanId) next.delete("span");
-          else next.set("span", spanId);
-          return next;
-        },
-        { replace: true },
-      ),
-    [setSearch],
-  );
-  const closeDetail = useCallback(() => setSearch({}, { replace: true }), [setSearch]);
-
-  if (trace.isPending) {
+  if (timeline.isPending) {
     return (
       <div className="trace-page">
         <Skeleton rows={2} height={28} />
@@ -44,44 +24,42 @@ export function TracePage() {
       </div>
     );
   }
-  if (trace.isError) return <ErrorState error={trace.error} onRetry={() => void trace.refetch()} />;
-  const data = trace.data;
-  const spans = data.spans ?? [];
+  if (timeline.isError) return <ErrorState error={timeline.error} onRetry={() => void timeline.refetch()} />;
+  const data = timeline.data;
+  const id = data.trace.trace_id;
+
+  const actions = (
+    <>
+      <span className="th-action">
+        <CopyButton text={`${window.location.origin}/traces/${id}`} label="Copy link to this trace" />
+      </span>
+      <a className="btn btn-small" href={apiUrl(`/api/v1/traces/${id}/export`, { format: "otlp" })} download={`trace-${id}.json`} data-testid="export-otlp">
+        Download OTLP/JSON
+      </a>
+      <button type="button" className="btn btn-danger" onClick={() => setConfirming(true)} data-testid="delete-trace">
+        Delete
+      </button>
+    </>
+  );
 
   return (
-    <div className={`trace-page${selected ? " with-detail" : ""}`}>
-      <TraceHeader trace={data} onDelete={() => setConfirming(true)} />
-      <ErrorsSection spans={spans} onSelect={onSelect} />
-      <div className="trace-main">
-        <div className="trace-timeline">
-          {spans.length === 0 ? (
-            <EmptyState title="No spans yet" hint="This trace has no spans; it may still be arriving." />
-          ) : (
-            <TraceTimelineViewer spans={spans} selectedSpanId={selectedSpanId} onSelect={onSelect} />
-          )}
-        </div>
-        {selected && <SpanDetail key={selected.span_id} span={selected} traceStartNs={data.start_time} onClose={closeDetail} />}
-        {selectedSpanId && !selected && (
-          <aside className="span-detail panel">
-            <EmptyState title="Span not found" hint={`No span ${selectedSpanId} in this trace.`} />
-          </aside>
-        )}
-      </div>
+    <>
+      <TraceView data={data} source={{ kind: "server", traceId: id }} actions={actions} />
       {confirming && (
         <ConfirmDialog
           title="Delete this trace?"
           body={
             <p>
-              Trace <code>{data.trace_id}</code> and its {data.span_count} spans will be deleted. This cannot be undone.
+              Trace <code>{id}</code> and its {data.trace.span_count} spans will be deleted. This cannot be undone.
             </p>
           }
           confirmLabel="Delete trace"
           busy={del.isPending}
           error={del.error ? del.error.message : null}
           onCancel={() => setConfirming(false)}
-          onConfirm={() => del.mutate(data.trace_id, { onSuccess: () => navigate("/traces", { replace: true }) })}
+          onConfirm={() => del.mutate(id, { onSuccess: () => navigate("/traces", { replace: true }) })}
         />
       )}
-    </div>
+    </>
   );
 }

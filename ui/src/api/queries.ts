@@ -8,12 +8,15 @@ import type {
   DeleteResult,
   Facets,
   QueryValidation,
+  Span,
   Stats,
   Timeseries,
-  Trace,
   TraceList,
+  TraceTimeline,
   Usage,
+  WorkflowAggregates,
 } from "@/api/types";
+import { type TimelineData, timelineData } from "@/api/timeline";
 
 export type RangeParams = { start_time?: string; end_time?: string; workflow_name?: string; service?: string };
 
@@ -49,12 +52,34 @@ export function useRecentTraces(limit: number) {
   });
 }
 
-export function useTrace(traceId: string) {
-  return useQuery({
+/** The compact timeline of a trace (GET /traces/{id}/timeline): what the waterfall draws. */
+export function useTimeline(traceId: string) {
+  return useQuery<TimelineData>({
     queryKey: keys.trace(traceId),
-    queryFn: ({ signal }) => apiGet<Trace>(`/api/v1/traces/${encodeURIComponent(traceId)}`, undefined, signal),
+    queryFn: async ({ signal }) =>
+      timelineData(await apiGet<TraceTimeline>(`/api/v1/traces/${encodeURIComponent(traceId)}/timeline`, undefined, signal)),
     // An in-progress trace keeps growing: poll as a fallback to the live stream.
-    refetchInterval: (q) => (q.state.data?.in_progress ? 3000 : false),
+    refetchInterval: (q) => (q.state.data?.trace.in_progress ? 3000 : false),
+    enabled: traceId !== "",
+  });
+}
+
+/** One span with every attribute and event (for the detail panel). */
+export function useSpan(traceId: string, spanId: string | null) {
+  return useQuery({
+    queryKey: ["trace", traceId, "span", spanId],
+    queryFn: ({ signal }) =>
+      apiGet<Span>(`/api/v1/traces/${encodeURIComponent(traceId)}/spans/${encodeURIComponent(spanId ?? "")}`, undefined, signal),
+    enabled: spanId !== null && traceId !== "",
+    staleTime: 60_000,
+  });
+}
+
+export function useWorkflowAggregates(name: string, params: { start_time?: number; limit_traces?: number }) {
+  return useQuery({
+    queryKey: ["usage", "workflow-aggregates", name, params],
+    queryFn: ({ signal }) => apiGet<WorkflowAggregates>(`/api/v1/workflows/${encodeURIComponent(name)}/aggregates`, params, signal),
+    placeholderData: (prev) => prev,
   });
 }
 

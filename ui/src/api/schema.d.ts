@@ -193,6 +193,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/traces/{trace_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A trace's spans as compact columns (no attributes), for the waterfall */
+        get: operations["get_timeline_api_v1_traces__trace_id__timeline_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/traces/{trace_id}/tree": {
         parameters: {
             query?: never;
@@ -236,6 +253,23 @@ export interface paths {
         };
         /** Distinct workflows with counts */
         get: operations["facet_workflows_api_v1_workflows_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{name}/aggregates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Latency histogram and per-span-name statistics over a workflow's latest traces */
+        get: operations["get_aggregates_api_v1_workflows__name__aggregates_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -291,6 +325,18 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * HistogramBin
+         * @description Traces whose duration is in [lo_ms, hi_ms) (the last bin includes hi_ms).
+         */
+        HistogramBin: {
+            /** Count */
+            count: number;
+            /** Hi Ms */
+            hi_ms: number;
+            /** Lo Ms */
+            lo_ms: number;
         };
         /**
          * LLMUsage
@@ -401,6 +447,34 @@ export interface components {
             trace_id: string;
             /** Trace State */
             trace_state?: string | null;
+        };
+        /** SpanNameStats */
+        SpanNameStats: {
+            /** Cost */
+            cost: number | null;
+            /** Count */
+            count: number;
+            /** Error Count */
+            error_count: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Name */
+            name: string;
+            /** Output Tokens */
+            output_tokens: number;
+            /** P50 Ms */
+            p50_ms: number;
+            /** P95 Ms */
+            p95_ms: number;
+            /** Total Ms */
+            total_ms: number;
+            /** Total Tokens */
+            total_tokens: number;
+            /**
+             * Traces
+             * @description traces of the sample with at least one such span
+             */
+            traces: number;
         };
         /**
          * SpanNode
@@ -706,6 +780,45 @@ export interface components {
             /** Workflow Name */
             workflow_name?: string | null;
         };
+        /**
+         * TraceTimeline
+         * @description A trace's spans as index-aligned columns; `start`/`end` are ns after `base_time`.
+         *
+         *     `status_code`: 0 unset, 1 ok, 2 error. `status_message` is only filled for failed spans.
+         */
+        TraceTimeline: {
+            /** Base Time */
+            base_time: number;
+            /** Cost */
+            cost: (number | null)[];
+            /** End */
+            end: number[];
+            /** Input Tokens */
+            input_tokens: (number | null)[];
+            /** Model */
+            model: (string | null)[];
+            /** Name */
+            name: string[];
+            /** Output Tokens */
+            output_tokens: (number | null)[];
+            /** Parent Span Id */
+            parent_span_id: (string | null)[];
+            /** Service Name */
+            service_name: (string | null)[];
+            /** Span Id */
+            span_id: string[];
+            /** Span Type */
+            span_type: (string | null)[];
+            /** Start */
+            start: number[];
+            /** Status Code */
+            status_code: number[];
+            /** Status Message */
+            status_message: (string | null)[];
+            /** Total Tokens */
+            total_tokens: (number | null)[];
+            trace: components["schemas"]["TraceSummary"];
+        };
         /** TraceTree */
         TraceTree: {
             /** Roots */
@@ -796,6 +909,41 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /** WorkflowAggregates */
+        WorkflowAggregates: {
+            /** Cost */
+            cost: number | null;
+            /** Error Traces */
+            error_traces: number;
+            /** Histogram */
+            histogram: components["schemas"]["HistogramBin"][];
+            /** Limit Traces */
+            limit_traces: number;
+            /** Max Ms */
+            max_ms: number | null;
+            /** P50 Ms */
+            p50_ms: number | null;
+            /** P95 Ms */
+            p95_ms: number | null;
+            /** P99 Ms */
+            p99_ms: number | null;
+            /**
+             * Spans
+             * @description by total time, descending
+             */
+            spans: components["schemas"]["SpanNameStats"][];
+            /** Spans Truncated */
+            spans_truncated: boolean;
+            /** Total Tokens */
+            total_tokens: number;
+            /**
+             * Trace Count
+             * @description traces in the sample (latest first, up to limit_traces)
+             */
+            trace_count: number;
+            /** Workflow Name */
+            workflow_name: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -843,6 +991,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                    "text/csv": string;
                 };
             };
             /** @description Bad filter or query */
@@ -1346,6 +1495,55 @@ export interface operations {
             };
         };
     };
+    get_timeline_api_v1_traces__trace_id__timeline_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                trace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TraceTimeline"];
+                };
+            };
+            /** @description Bad filter or query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown trace or span */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_tree_api_v1_traces__trace_id__tree_get: {
         parameters: {
             query?: never;
@@ -1457,6 +1655,52 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Facets"];
+                };
+            };
+        };
+    };
+    get_aggregates_api_v1_workflows__name__aggregates_get: {
+        parameters: {
+            query?: {
+                /** @description ns since the epoch */
+                start_time?: number | null;
+                /** @description ns since the epoch */
+                end_time?: number | null;
+                limit_traces?: number;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowAggregates"];
+                };
+            };
+            /** @description Bad filter or query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

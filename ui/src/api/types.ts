@@ -19,3 +19,6 @@ export type UsageRow = Schemas["UsageRow"];
 export type Facets = Schemas["Facets"];
 export type QueryValidation = Schemas["QueryValidation"];
 export type DeleteResult = Schemas["DeleteResult"];
+export type TraceTimeline = Schemas["TraceTimeline"];
+export type WorkflowAggregates = Schemas["WorkflowAggregates"];
+export type SpanNameStats = Schemas["SpanNameStats"];

@@ -2,7 +2,7 @@
  * Side panel for one span: identity and timing, the LLM section (model, tokens, cost and its
  * source), the prompt/completion chat, exceptions with stack traces, events, attributes and resource.
  */
-import { useMemo } from "react";
+import { type ReactNode, useMemo } from "react";
 import type { Span, SpanEvent } from "@/api/types";
 import { CopyButton } from "@/components/CopyButton";
 import { LargeValue } from "@/components/LargeValue";
@@ -16,13 +16,15 @@ interface Props {
   span: Span;
   traceStartNs: number;
   onClose: () => void;
+  /** Extra controls in the header (e.g. copy a link to the span). */
+  extra?: ReactNode;
 }
 
 export function isException(e: SpanEvent): boolean {
   return e.name === "exception" || "exception.type" in (e.attributes ?? {}) || "exception.message" in (e.attributes ?? {});
 }
 
-export function SpanDetail({ span, traceStartNs, onClose }: Props) {
+export function SpanDetail({ span, traceStartNs, onClose, extra }: Props) {
   const conversation = useMemo(() => extractConversation(span.attributes ?? {}, span.events ?? []), [span]);
   const exceptions = (span.events ?? []).filter(isException);
   const events = (span.events ?? []).filter((e) => !isException(e));
@@ -39,6 +41,7 @@ export function SpanDetail({ span, traceStartNs, onClose }: Props) {
             {span.service_name && <span className="badge">{span.service_name}</span>}
           </div>
         </div>
+        {extra}
         <button type="button" className="btn-icon sd-close" onClick={onClose} aria-label="Close span detail">
           ✕
         </button>

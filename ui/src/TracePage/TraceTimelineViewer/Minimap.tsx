@@ -3,13 +3,13 @@
  * Drag across it to zoom to a range; click to centre the current window there.
  */
 import { useEffect, useRef, useState } from "react";
-import type { Span } from "@/api/types";
+import type { TimelineSpan } from "@/api/timeline";
 import type { SpanTree } from "./rowModel";
 import type { ViewWindow } from "./TraceTimelineViewer";
 
 const HEIGHT = 44;
 
-export function Minimap({ tree, view, onChange }: { tree: SpanTree<Span>; view: ViewWindow; onChange: (v: ViewWindow) => void }) {
+export function Minimap({ tree, view, onChange }: { tree: SpanTree<TimelineSpan>; view: ViewWindow; onChange: (v: ViewWindow) => void }) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const [drag, setDrag] = useState<{ from: number; to: number } | null>(null);
   const [width, setWidth] = useState(0);
@@ -39,7 +39,7 @@ export function Minimap({ tree, view, onChange }: { tree: SpanTree<Span>; view: 
     const colors = { default: style.getPropertyValue("--bar"), error: style.getPropertyValue("--error"), llm: style.getPropertyValue("--bar-llm") };
     tree.nodes.forEach((node, i) => {
       const s = node.span;
-      ctx.fillStyle = s.status?.code === "ERROR" ? colors.error : s.llm ? colors.llm : colors.default;
+      ctx.fillStyle = s.status_code === 2 ? colors.error : s.model || s.span_type === "llm" ? colors.llm : colors.default;
       const x = ((s.start_time - tree.startNs) / total) * width;
       const w = Math.max(1, ((s.end_time - s.start_time) / total) * width);
       ctx.fillRect(x, (i / n) * HEIGHT, w, Math.max(rowH, 1));

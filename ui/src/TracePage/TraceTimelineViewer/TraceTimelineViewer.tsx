@@ -1,14 +1,15 @@
 /**
  * The waterfall: span tree on the left, Gantt bars on the right, a time axis and a minimap.
- * Only the rows in view are in the DOM (TanStack Virtual), and the row model is recomputed only
- * when the spans or the collapsed set change, so 10,000-span traces stay responsive.
+ * Only the rows in view are in the DOM (TanStack Virtual). The tree, the collapsed set and the
+ * cursor belong to the trace view (TraceView), which also drives the keyboard; this component
+ * draws them, with search matches, the cursor and the critical path highlighted.
  */
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
-import type { Span } from "@/api/types";
+import { memo, useEffect, useMemo, useRef, useState } from "react";
+import type { TimelineSpan } from "@/api/timeline";
 import { formatDuration } from "@/lib/format";
 import { Minimap } from "./Minimap";
-import { type SpanTree, ancestorIds, barGeometry, buildSpanTree, collapseBelowDepth, toggleCollapsed, visibleRows } from "./rowModel";
+import { type Row, type SpanTree, barGeometry } from "./rowModel";
 import { timeTicks } from "./timeAxis";
 import "./TraceTimelineViewer.css";
 
@@ -19,17 +20,29 @@ export interface ViewWindow {
   end: number;
 }
 
-interface Props {
-  spans: readonly Span[];
-  selectedSpanId: string | null;
-  onSelect: (spanId: string) => void;
+export interface Highlights {
+  /** Span ids matching the in-trace search (empty: no search). */
+  matches: ReadonlySet<string>;
+  /** Critical sections per span id ([start, end] ns); null when the critical path is off. */
+  critical: ReadonlyMap<string, [number, number][]> | null;
+  /** Self time per node index (ns). */
+  selfNs: Float64Array | null;
 }
 
-export function TraceTimelineViewer({ spans, selectedSpanId, onSelect }: Props) {
-  const tree = useMemo(() => buildSpanTree(spans), [spans]);
-  const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(() => new Set());
+interface Props {
+  tree: SpanTree<TimelineSpan>;
+  rows: readonly Row[];
+  selectedSpanId: string | null;
+  cursorSpanId: string | null;
+  highlights: Highlights;
+  onSelect: (spanId: string) => void;
+  onToggle: (spanId: string) => void;
+  onExpandAll: () => void;
+  onCollapseAll: () => void;
+}
+
+export function TraceTimelineViewer({ tree, rows, selectedSpanId, cursorSpanId, highlights, onSelect, onToggle, onExpandAll, onCollapseAll }: Props) {
   const [view, setView] = useState<ViewWindow>({ start: 0, end: 1 });
-  const rows = useMemo(() => visibleRows(tree, collapsed), [tree, collapsed]);
   const scrollRef = useRef<HTMLDivElement>(null);
 
   const virtualizer = useVirtualizer({
@@ -39,27 +52,20 @@ export function TraceTimelineViewer({ spans, selectedSpanId, onSelect }: Props) 
     overscan: 12,
   });
 
-  // Deep link or selection from elsewhere: reveal the span (expand its ancestors) and scroll to it.
+  // Keep the cursor (keyboard) or the selection (click, deep link) in view.
+  const focusId = cursorSpanId ?? selectedSpanId;
   useEffect(() => {
-    if (!selectedSpanId || !tree.index.has(selectedSpanId)) return;
-    const hidden = ancestorIds(tree, selectedSpanId).filter((id) => collapsed.has(id));
-    if (hidden.length) {
-      setCollapsed((prev) => {
-        const next = new Set(prev);
-        for (const id of hidden) next.delete(id);
-        return next;
-      });
-      return;
-    }
-    const rowIndex = rows.findIndex((r) => r.node === tree.index.get(selectedSpanId));
+    if (!focusId) return;
+    const node = tree.index.get(focusId);
+    const rowIndex = node === undefined ? -1 : rows.findIndex((r) => r.node === node);
     if (rowIndex >= 0) virtualizer.scrollToIndex(rowIndex, { align: "auto" });
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [selectedSpanId, tree, rows]);
+  }, [focusId, tree, rows]);
 
-  const onToggle = useCallback((spanId: string) => setCollapsed((prev) => toggleCollapsed(prev, spanId)), []);
   const totalMs = (tree.endNs - tree.startNs) / 1e6;
   const ticks = useMemo(() => timeTicks(view.start * totalMs, view.end * totalMs, 6), [view, totalMs]);
   const zoomed = view.start > 0 || view.end < 1;
+  const searching = highlights.matches.size > 0;
 
   const zoomBy = (factor: number) =>
     setView((v) => {
@@ -75,10 +81,10 @@ export function TraceTimelineViewer({ spans, selectedSpanId, onSelect }: Props) 
         <span className="muted">
           {rows.length.toLocaleString("en-US")} of {tree.nodes.length.toLocaleString("en-US")} spans shown
         </span>
-        <button type="button" className="btn btn-small" onClick={() => setCollapsed(new Set())} data-testid="expand-all">
+        <button type="button" className="btn btn-small" onClick={onExpandAll} data-testid="expand-all">
           Expand all
         </button>
-        <button type="button" className="btn btn-small" onClick={() => setCollapsed(collapseBelowDepth(tree, 1))} data-testid="collapse-all">
+        <button type="button" className="btn btn-small" onClick={onCollapseAll} data-testid="collapse-all">
           Collapse all
         </button>
         <span className="toolbar-spacer" />
@@ -103,7 +109,7 @@ export function TraceTimelineViewer({ spans, selectedSpanId, onSelect }: Props) 
           ))}
         </div>
       </div>
-      <div className="waterfall-body" ref={scrollRef} role="tree" aria-label="Span tree">
+      <div className="waterfall-body" ref={scrollRef} role="tree" aria-label="Span tree" aria-activedescendant={cursorSpanId ? `wf-${cursorSpanId}` : undefined}>
         <div className="wf-gridlines" aria-hidden="true">
           {ticks.map((t) => (
             <span key={t.ms} style={{ left: `${t.position * 100}%` }} />
@@ -112,6 +118,7 @@ export function TraceTimelineViewer({ spans, selectedSpanId, onSelect }: Props) 
         <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
           {virtualizer.getVirtualItems().map((item) => {
             const row = rows[item.index]!;
+            const id = tree.nodes[row.node]!.span.span_id;
             return (
               <TimelineRow
                 key={item.key}
@@ -121,7 +128,11 @@ export function TraceTimelineViewer({ spans, selectedSpanId, onSelect }: Props) 
                 collapsed={row.collapsed}
                 top={item.start}
                 view={view}
-                selected={tree.nodes[row.node]!.span.span_id === selectedSpanId}
+                selected={id === selectedSpanId}
+                cursor={id === cursorSpanId}
+                match={searching ? highlights.matches.has(id) : null}
+                critical={highlights.critical?.get(id) ?? null}
+                selfNs={highlights.selfNs ? highlights.selfNs[row.node]! : null}
                 onSelect={onSelect}
                 onToggle={onToggle}
               />
@@ -134,27 +145,35 @@ export function TraceTimelineViewer({ spans, selectedSpanId, onSelect }: Props) 
 }
 
 interface RowProps {
-  tree: SpanTree<Span>;
+  tree: SpanTree<TimelineSpan>;
   node: number;
   hasChildren: boolean;
   collapsed: boolean;
   top: number;
   view: ViewWindow;
   selected: boolean;
+  cursor: boolean;
+  /** null: no search running. */
+  match: boolean | null;
+  critical: [number, number][] | null;
+  selfNs: number | null;
   onSelect: (spanId: string) => void;
   onToggle: (spanId: string) => void;
 }
 
-const TimelineRow = memo(function TimelineRow({ tree, node, hasChildren, collapsed, top, view, selected, onSelect, onToggle }: RowProps) {
+const TimelineRow = memo(function TimelineRow({ tree, node, hasChildren, collapsed, top, view, selected, cursor, match, critical, selfNs, onSelect, onToggle }: RowProps) {
   const n = tree.nodes[node]!;
   const span = n.span;
-  const isError = span.status?.code === "ERROR";
+  const isError = span.status_code === 2;
   const { left, width } = barGeometry(span, tree, view.start, view.end);
-  const type = span.span_type ?? (span.llm ? "llm" : "");
+  const type = span.span_type ?? (span.model ? "llm" : "");
   const labelRight = left + width < 0.8;
+  const showSelf = selfNs !== null && hasChildren;
+  const cls = `wf-row${selected ? " selected" : ""}${cursor ? " cursor" : ""}${isError ? " is-error" : ""}${match === true ? " match" : match === false ? " dim" : ""}${critical?.length ? " on-critical" : ""}`;
   return (
     <div
-      className={`wf-row${selected ? " selected" : ""}${isError ? " is-error" : ""}`}
+      id={`wf-${span.span_id}`}
+      className={cls}
       style={{ transform: `translateY(${top}px)`, height: ROW_HEIGHT }}
       role="treeitem"
       aria-level={n.depth + 1}
@@ -170,6 +189,7 @@ const TimelineRow = memo(function TimelineRow({ tree, node, hasChildren, collaps
             className="wf-toggle"
             aria-label={collapsed ? "Expand" : "Collapse"}
             data-testid="toggle"
+            tabIndex={-1}
             onClick={(e) => {
               e.stopPropagation();
               onToggle(span.span_id);
@@ -188,15 +208,17 @@ const TimelineRow = memo(function TimelineRow({ tree, node, hasChildren, collaps
         {span.service_name && <span className="wf-service">{span.service_name}</span>}
       </div>
       <div className="wf-bar-col">
-        <div
-          className={`wf-bar wf-bar-${isError ? "error" : type || "default"}`}
-          style={{ left: `${left * 100}%`, width: `${width * 100}%` }}
-        />
+        <div className={`wf-bar wf-bar-${isError ? "error" : type || "default"}`} style={{ left: `${left * 100}%`, width: `${width * 100}%` }} />
+        {critical?.map(([s, e], i) => {
+          const g = barGeometry({ span_id: "", start_time: s, end_time: e }, tree, view.start, view.end, 0.001);
+          return <div key={i} className="wf-critical" data-testid="critical-section" style={{ left: `${g.left * 100}%`, width: `${g.width * 100}%` }} />;
+        })}
         <span
           className="wf-bar-label"
           style={labelRight ? { left: `calc(${Math.max(0, left + width) * 100}% + 4px)` } : { right: `calc(${Math.max(0, 1 - left) * 100}% + 4px)` }}
         >
           {formatDuration(span.duration_ms)}
+          {showSelf && <span className="wf-self"> · self {formatDuration(selfNs / 1e6)}</span>}
         </span>
       </div>
     </div>
