@@ -3,8 +3,9 @@
 Figures (medians over repeated runs, each into a fresh database):
 - reindex rate: `Projector.reindex()` over a log of realistic agent traces (benchmarks/corpus.py:
   LLM spans with prompt/completion text, tool spans, nested modules), in spans/s.
-- live apply rate: the same log applied the way the worker sees it, one sealed segment
-  (about one second of ingest) at a time, in spans/s.
+- reindex rate of the same traces without prompt/completion text (the `small` corpus variant).
+- live apply rate: the log applied the way the worker sees it, one sealed segment (about one
+  second of ingest) at a time, in spans/s.
 
 The log is built once per corpus (decoded with the real codec, written as segments) and cached
 under benchmarks/.work/.
@@ -131,6 +132,22 @@ def main() -> int:
             note=f"({n:,} {args.variant} spans)",
         )
     )
+    if args.variant == "realistic":
+        # the same traces without prompt/completion text: what the views cost without the text
+        small_dir = build_log(n, "small")
+        small = []
+        for i in range(runs):
+            small.append(reindex_once(small_dir, n))
+            log(f"reindex (small spans) run {i + 1}/{runs}: {small[-1]:,.0f} spans/s")
+        result.add(
+            Figure(
+                "reindex rate, spans without text",
+                "spans/s",
+                small,
+                cmd,
+                note=f"({n:,} small spans)",
+            )
+        )
     live = []
     for i in range(runs):
         live.append(live_once(data_dir, n))

@@ -110,11 +110,15 @@ def read_spans(
     return pl.concat(frames, how="vertical_relaxed")
 
 
-def empty_spans() -> pl.DataFrame:
-    from msgtrace.core.schema import span_schema
+_POLARS_TYPES = {"int64": pl.Int64, "int8": pl.Int8, "string": pl.String}
 
-    schema = pl.from_arrow(span_schema().empty_table()).schema  # type: ignore[union-attr]
-    return pl.DataFrame(schema={c: schema[c] for c in SPAN_READ_COLUMNS})
+
+def empty_spans() -> pl.DataFrame:
+    """No span rows, with the columns and types `read_spans` returns."""
+    from msgtrace.core.schema import SPAN_COLUMNS
+
+    types = {name: _POLARS_TYPES[t] for name, t, _, _ in SPAN_COLUMNS}
+    return pl.DataFrame(schema={c: types[c] for c in SPAN_READ_COLUMNS})
 
 
 def read_tombstones(data_dir: Path, after: int) -> pl.DataFrame:
