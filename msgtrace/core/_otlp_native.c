@@ -126,35 +126,76 @@ static void init_tables(void) {
     NEEDS_ESCAPE['"'] = NEEDS_ESCAPE['\\'] = 1;
 }
 
-/* A JSON string of UTF-8 text already validated; `dollar` prepends one "$" (escaped keys). */
+/* Length of the valid UTF-8 sequence at s[0] (a non-ASCII lead byte), 0 when invalid. */
+static inline size_t utf8_seq(const uint8_t *s, size_t n) {
+    uint8_t c = s[0];
+    if (c >= 0xC2 && c <= 0xDF) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F)) return 0;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F)) return 0;
+        return 4;
+    }
+    return 0;
+}
+
+/* A JSON string of s[0:n]; PUNT when s is not valid UTF-8. `dollar` prepends one "$" (the
+ * escape of map keys starting with "$"). Plain ASCII runs are checked and copied 8 bytes at a
+ * time. Capacity invariant: at least (bytes of input left) + 1 free bytes after `o`. */
 static int json_str(Buf *b, const uint8_t *s, size_t n, int dollar) {
     RESERVE(b, n + 3);
-    b->p[b->len++] = '"';
-    if (dollar) b->p[b->len++] = '$';
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = s[i];
-        if (!NEEDS_ESCAPE[c]) continue;
-        TRY(put(b, s + start, i - start));
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t len = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default:
-            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0'; esc[4] = HEX[c >> 4]; esc[5] = HEX[c & 15];
-            len = 6;
+    char *o = b->p + b->len;
+    *o++ = '"';
+    if (dollar) *o++ = '$';
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+            if (!((w & high) | ((w - ones * 0x20) & ~w & high) | ((q - ones) & ~q & high) |
+                  ((bs - ones) & ~bs & high))) {
+                memcpy(o, &w, 8);
+                o += 8;
+                i += 8;
+                continue;
+            }
         }
-        TRY(put(b, esc, len));
-        start = i + 1;
+        uint8_t c = s[i];
+        if (c >= 0x80) {
+            size_t len = utf8_seq(s + i, n - i);
+            if (!len) return PUNT;
+            memcpy(o, s + i, len);
+            o += len;
+            i += len;
+            continue;
+        }
+        i++;
+        if (!NEEDS_ESCAPE[c]) { *o++ = (char)c; continue; }
+        b->len = (size_t)(o - b->p);
+        RESERVE(b, n - i + 8);
+        o = b->p + b->len;
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default: *o++ = 'u'; *o++ = '0'; *o++ = '0'; *o++ = HEX[c >> 4]; *o++ = HEX[c & 15];
+        }
     }
-    TRY(put(b, s + start, n - start));
-    return put_c(b, '"');
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    return OK;
 }
 
 /* Shortest of %.15g/%.16g/%.17g that reads back exactly; always with a '.' or an exponent. */
@@ -340,8 +381,7 @@ static int write_any(Buf *out, const uint8_t *p, size_t n, int depth, StrVal *sv
     if (sv) sv->is_str = 0;
     if (!count) return PUT_LIT(out, "null");
     switch (val.num) {
-    case 1:
-        if (!utf8_ok(val.s, val.n)) return PUNT;
+    case 1: /* json_str checks the UTF-8 */
         if (sv) { sv->s = val.s; sv->n = val.n; sv->is_str = 1; }
         return json_str(out, val.s, val.n, 0);
     case 2: return val.v ? PUT_LIT(out, "true") : PUT_LIT(out, "false");
