@@ -5,6 +5,10 @@
 built from fixed fragments chosen by field name, so no input can change the statement's shape.
 Errors raise `QueryError` with the 1-based column of the offending token. docs/query-language.md
 is the user's reference.
+
+Every `EXISTS` probe ends in `LIMIT 1`: that keeps SQLite from rewriting it into `IN (...)`, which
+would materialise every matching trace and sort it instead of walking the list's sort index and
+stopping at the page size.
 """
 
 from __future__ import annotations
@@ -110,13 +114,13 @@ def text_search_sql(text: str, span_names: SpanNames | None = None) -> tuple[str
     if names is None or len(names) > MAX_NAME_MATCHES:
         parts.append(
             "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id"
-            " AND s.name LIKE ? ESCAPE '\\')"
+            " AND s.name LIKE ? ESCAPE '\\' LIMIT 1)"
         )
         params.append(like)
     elif names:
         marks = ", ".join("?" for _ in names)
         parts.append(
-            f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND s.name IN ({marks}))"
+            f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND s.name IN ({marks}) LIMIT 1)"
         )
         params.extend(names)
     return "(" + " OR ".join(parts) + ")", params
@@ -213,7 +217,9 @@ class _Compiler:
         else:
             cond = "s.name = ?"
             self.add(term.value)
-        sql = f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND {cond})"
+        sql = (
+            f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND {cond} LIMIT 1)"
+        )
         return f"NOT {sql}" if term.op == "!=" else sql
 
     def model(self, term: Term, field: str) -> str:
@@ -226,7 +232,7 @@ class _Compiler:
             self.add(term.value)
             # a primary-key probe: (model, start_time, trace_id)
             cond += " AND m.start_time = traces.start_time"
-        sql = f"EXISTS (SELECT 1 FROM trace_models m WHERE m.trace_id = traces.trace_id AND {cond})"
+        sql = f"EXISTS (SELECT 1 FROM trace_models m WHERE m.trace_id = traces.trace_id AND {cond} LIMIT 1)"
         return f"NOT {sql}" if term.op == "!=" else sql
 
     def trace_id(self, term: Term, field: str) -> str:
@@ -310,7 +316,9 @@ class _Compiler:
             cond = f"{extract} {_SQL_OPS[term.op]} ?"
             params.append(number)
         self.add(*params)
-        sql = f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND {cond})"
+        sql = (
+            f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND {cond} LIMIT 1)"
+        )
         return f"NOT {sql}" if term.op == "!=" else sql
 
     # -- values -------------------------------------------------------------------------------

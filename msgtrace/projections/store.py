@@ -28,7 +28,7 @@ from urllib.parse import quote
 import orjson
 
 from msgtrace.core.errors import QueryError
-from msgtrace.core.models import Span, Trace, TraceQueryParams, TraceSummary, tree_links
+from msgtrace.core.models import MAX_NS, Span, Trace, TraceQueryParams, TraceSummary, tree_links
 from msgtrace.projections import store_stats
 from msgtrace.projections.query import SpanNames, compile_query, text_search_sql
 from msgtrace.projections.store_rows import (
@@ -57,7 +57,6 @@ _NULLABLE_SORT = {"cost"}
 COUNT_CAP = 10_000
 MAX_DISTINCT_NAMES = 2000
 NAMES_TTL_S = 30.0
-_ROLLUP_FILTERS = {"workflow_name", "service", "has_errors"}
 
 
 @dataclass(frozen=True)
@@ -160,8 +159,8 @@ class ReadStore:
     def list_traces(self, params: TraceQueryParams) -> TracePage:
         """Filtered, sorted page with a total count; keyset `cursor` wins over `offset`.
 
-        `total` is exact when `total_exact`; otherwise at least COUNT_CAP traces match (counting
-        further would scan the table on every page).
+        `total` is exact when `total_exact`; otherwise more than COUNT_CAP traces match and
+        `total` is COUNT_CAP (counting further would scan the table on every page).
         """
         with self.connection() as conn:
             where, args = filter_sql(params, self._span_names_resolver(conn))
@@ -189,8 +188,6 @@ class ReadStore:
         if more and rows:
             last = rows[-1]
             next_cursor = encode_cursor(field, order, last[column], last["trace_id"])
-        if exact and not more and not params.cursor:
-            total = max(total, params.offset + len(rows))
         return TracePage(
             traces=[summary_from_row(r) for r in rows],
             total=total,
@@ -432,7 +429,12 @@ def filter_sql(
         where.append("start_time <= ?")
         args.append(params.end_time)
     if params.model is not None:
-        where.append("trace_id IN (SELECT m.trace_id FROM trace_models m WHERE m.model = ?)")
+        # a primary-key probe per candidate trace, (model, start_time, trace_id); LIMIT 1 keeps
+        # SQLite from turning it into IN (...) (see query.py)
+        where.append(
+            "EXISTS (SELECT 1 FROM trace_models m WHERE m.model = ?"
+            " AND m.start_time = traces.start_time AND m.trace_id = traces.trace_id LIMIT 1)"
+        )
         args.append(params.model)
     if params.min_cost is not None:
         where.append("cost >= ?")
@@ -451,47 +453,36 @@ def filter_sql(
 def _count(
     conn: sqlite3.Connection, params: TraceQueryParams, where: list[str], args: list[Any]
 ) -> tuple[int, bool]:
-    """(total, exact). Filters on workflow/service/errors only are answered from trace_rollup
-    (exact, no scan); others count matching rows up to COUNT_CAP."""
+    """(total, exact). Unfiltered lists get SQLite's fast exact count; filtered ones count the
+    matches up to COUNT_CAP (through the same indexes as the page), so a total never costs a scan
+    of a million rows per page. The roll-ups are per minute and dimension, about one row per trace
+    on a busy store, so summing them is no cheaper."""
     used = {
         name
         for name in TraceQueryParams.model_fields
         if name not in ("sort", "order", "limit", "offset", "cursor")
         and getattr(params, name) not in (None, "")
     }
-    if used <= _ROLLUP_FILTERS and params.workflow_name != "" and params.service != "":
-        dims: list[str] = []
-        dim_args: list[Any] = []
-        if params.workflow_name is not None:
-            dims.append("workflow_name = ?")
-            dim_args.append(params.workflow_name)
-        if params.service is not None:
-            dims.append("service_name = ?")
-            dim_args.append(params.service)
-        measure = {True: "error_traces", False: "traces - error_traces", None: "traces"}[
-            params.has_errors
-        ]
-        row = conn.execute(
-            f"SELECT coalesce(sum({measure}), 0) FROM trace_rollup WHERE {' AND '.join(dims) or '1'}",
-            dim_args,
-        ).fetchone()
-        return int(row[0]), True
+    if not where:
+        return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0]), True
     if "model" in used and used <= {"model", "start_time", "end_time"}:
-        # trace_models is keyed (model, start_time, trace_id): an exact index range count
-        row = conn.execute(
-            "SELECT count(*) FROM trace_models WHERE model = ? AND start_time BETWEEN ? AND ?",
+        # trace_models is keyed (model, start_time, trace_id): an index range
+        n = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM trace_models WHERE model = ?"
+            " AND start_time BETWEEN ? AND ? LIMIT ?)",
             (
                 params.model,
                 params.start_time if params.start_time is not None else 0,
-                params.end_time if params.end_time is not None else 2**63 - 1,
+                params.end_time if params.end_time is not None else MAX_NS,
+                COUNT_CAP + 1,
             ),
-        ).fetchone()
-        return int(row[0]), True
-    n = conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM traces WHERE {' AND '.join(where) or '1'} LIMIT ?)",
-        [*args, COUNT_CAP + 1],
-    ).fetchone()[0]
-    return (COUNT_CAP, False) if n > COUNT_CAP else (n, True)
+        ).fetchone()[0]
+    else:
+        n = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM traces WHERE {' AND '.join(where)} LIMIT ?)",
+            [*args, COUNT_CAP + 1],
+        ).fetchone()[0]
+    return (COUNT_CAP, False) if n > COUNT_CAP else (int(n), True)
 
 
 def _keyset(column: str, order: str, value: Any, trace_id: str) -> tuple[str, list[Any]]:

@@ -224,3 +224,35 @@ def test_json_bodies_match_the_models(tmp_path: Path) -> None:
     assert t77["spans"][1]["links"][0]["attributes"] == {"a": 1}
     assert t77["spans"][1]["llm"]["counts_usage"] is False
     assert store.get_trace_json("f" * 32) is None and store.get_tree_json("f" * 32) is None
+
+
+def test_totals_are_capped_for_filtered_lists(
+    store: ReadStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import msgtrace.projections.store as store_module
+
+    monkeypatch.setattr(store_module, "COUNT_CAP", 2)
+    page = store.list_traces(TraceQueryParams(has_errors=False))
+    assert (page.total, page.total_exact) == (2, False)
+    assert len(page.traces) == 5  # the page itself is not capped
+    page = store.list_traces(TraceQueryParams(model="gpt-4o"))
+    assert (page.total, page.total_exact) == (1, True)
+    page = store.list_traces(TraceQueryParams())
+    assert (page.total, page.total_exact) == (6, True)  # unfiltered counts stay exact
+
+
+def test_exists_probes_walk_the_sort_index(store: ReadStore) -> None:
+    """A model/name filter must not be rewritten into IN (...) + a temp sort of every match."""
+    from msgtrace.projections.store import filter_sql
+
+    params = TraceQueryParams(model="gpt-4o", q="name:llm.call attr.retry:2 chat")
+    with store.connection() as conn:
+        where, args = filter_sql(params)
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM traces WHERE "
+            + " AND ".join(where)
+            + " ORDER BY start_time DESC, trace_id DESC LIMIT 51",
+            args,
+        ).fetchall()
+    details = " | ".join(r[3] for r in plan)
+    assert "traces_start" in details and "TEMP B-TREE" not in details, details
