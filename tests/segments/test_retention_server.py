@@ -20,7 +20,7 @@ from msgtrace.segments.naming import (
     live_segments,
     range_name,
 )
-from msgtrace.segments.retention import NS_PER_DAY
+from msgtrace.segments.retention import NS_PER_DAY, log_size_bytes
 from msgtrace.segments.worker import LogWorker
 
 from .payloads import request
@@ -86,3 +86,30 @@ def test_retention_drops_old_traces_from_views_and_disk(server_factory: Any, tmp
     for f in live_segments(data_dir):
         remaining |= set(pq.read_table(f.path, columns=["trace_id"]).column(0).to_pylist())
     assert not (remaining & old_ids) and new_ids <= remaining
+
+
+@pytest.mark.slow
+def test_max_disk_gb_drops_the_oldest_segments_until_the_log_fits(server_factory: Any) -> None:
+    limit_gb = 0.0002  # about 210 KiB
+    server = server_factory(
+        "--max-disk-gb", str(limit_gb), env={"MSGTRACE_RETENTION_INTERVAL_S": "0.2"}
+    )
+    segments_dir = server.data_dir / SEGMENTS_DIR
+    bodies = [request(8, seed=300 + i, text_bytes=6000) for i in range(10)]
+    first_ids, last_ids = trace_ids(bodies[0]), trace_ids(bodies[-1])
+    first_segment: Path | None = None
+    for body in bodies:
+        seen = {f.path for f in live_segments(server.data_dir)}
+        assert httpx.post(server.otlp_endpoint, content=body, headers=PROTOBUF, timeout=30).status_code == 200
+        # one segment per request, so there is an oldest segment to drop
+        server.wait_for(lambda seen=seen: bool({f.path for f in live_segments(server.data_dir)} - seen),
+                        what="the request's segment")
+        if first_segment is None:
+            first_segment = next(f.path for f in live_segments(server.data_dir) if f.path not in seen)
+    assert first_segment is not None and segments_dir.is_dir()
+    server.wait_for(lambda: not first_segment.exists(), what="the oldest segment to be dropped")
+    server.wait_for(lambda: not (first_ids & listed(server)), what="the oldest traces to leave the list")
+    server.wait_for(lambda: log_size_bytes(server.data_dir) <= limit_gb * 1024**3, what="the log to fit")
+    for tid in last_ids:
+        server.wait_for(lambda tid=tid: visible(server, tid), what=f"newest trace {tid}")
+    assert server.stop() == 0
