@@ -64,7 +64,7 @@ class JournalCorrupted(LogError):
 
 
 class SegmentCorrupted(LogError):
-    hint = "the file was moved to <data-dir>/quarantine; run `msgtrace segments verify`"
+    hint = "run `msgtrace segments verify --quarantine` to move bad files aside, then `msgtrace reindex`"
 
     def __init__(self, message: str, *, path: str | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)

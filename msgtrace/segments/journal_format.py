@@ -40,7 +40,7 @@ class RecordKind(IntEnum):
     """What a journal record holds."""
 
     SPANS = 1  # one OTLP ExportTraceServiceRequest body
-    TOMBSTONE = 2  # JSON {"trace_id": "<32 hex>" | null}
+    TOMBSTONE = 2  # JSON {"trace_id": "<32 hex>" | null} or {"trace_ids": ["<32 hex>", ...]}
 
 
 @dataclass(frozen=True, slots=True)
