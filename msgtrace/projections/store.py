@@ -40,6 +40,7 @@ from msgtrace.projections.store_rows import (
     span_from_row,
     summary_dict,
     summary_from_row,
+    with_events_links,
 )
 
 P = ParamSpec("P")
@@ -266,11 +267,14 @@ class ReadStore:
             if row is None:
                 return None
             spans = conn.execute(
-                f"SELECT span_id, parent_span_id, {SPAN_JSON_SQL} FROM spans WHERE trace_id = ?"
+                f"SELECT span_id, parent_span_id, {SPAN_JSON_SQL}, events, links FROM spans"
+                " WHERE trace_id = ?"
                 " ORDER BY start_time, span_id",
                 (trace_id,),
             ).fetchall()
-        return summary_dict(row), [(s[0], s[1] or None, s[2]) for s in spans]
+        return summary_dict(row), [
+            (s[0], s[1] or None, with_events_links(s[2], s[3], s[4])) for s in spans
+        ]
 
     def get_trace_json(self, trace_id: str) -> bytes | None:
         """`GET /traces/{id}` body: the Trace as JSON, span objects built by SQLite."""
@@ -283,10 +287,10 @@ class ReadStore:
 
     def get_tree_json(self, trace_id: str) -> bytes | None:
         """`GET /traces/{id}/tree` body: {"trace_id", "roots": [span + "children"]} (tree_links rules)."""
-        parts = self._trace_json_parts(trace_id)
-        if parts is None:
+        found = self._trace_json_parts(trace_id)
+        if found is None:
             return None
-        _, rows = parts
+        _, rows = found
         seen: set[str] = set()
         unique = []
         for r in rows:
@@ -294,18 +298,23 @@ class ReadStore:
                 seen.add(r[0])
                 unique.append(r)
         roots, children = tree_links([r[0] for r in unique], [r[1] for r in unique])
-        preorder: list[int] = []
-        stack = list(reversed(roots))
+        # one pass in document order: "<span without }>,"children":[" ... "]}" for each node
+        parts: list[str] = []
+        stack: list[tuple[int, bool]] = [(r, i > 0) for i, r in reversed(list(enumerate(roots)))]
+        closing = "]}"
         while stack:
-            i = stack.pop()
-            preorder.append(i)
-            stack.extend(reversed(children[i]))
-        text: list[str] = [""] * len(unique)
-        for i in reversed(preorder):  # children are rendered before their parent
-            kids = ",".join(text[k] for k in children[i])
-            text[i] = unique[i][2][:-1] + ',"children":[' + kids + "]}"
-        body = '{"trace_id":' + orjson.dumps(trace_id).decode() + ',"roots":['
-        return (body + ",".join(text[r] for r in roots) + "]}").encode()
+            i, comma = stack.pop()
+            if i < 0:
+                parts.append(closing)
+                continue
+            if comma:
+                parts.append(",")
+            parts.append(unique[i][2][:-1])
+            parts.append(',"children":[')
+            stack.append((-1, False))
+            stack.extend((k, j > 0) for j, k in reversed(list(enumerate(children[i]))))
+        head = '{"trace_id":' + orjson.dumps(trace_id).decode() + ',"roots":['
+        return (head + "".join(parts) + "]}").encode()
 
     def get_span(self, trace_id: str, span_id: str) -> Span | None:
         with self.connection() as conn:

@@ -271,29 +271,29 @@ def usage(
     column = USAGE_GROUPS[group_by]
     step = _resolve_bucket(conn, "usage_rollup", bucket, start_time, end_time)
     tw, ta = _bucket_range(start_time, end_time, step)
-    totals = [
-        _usage_row(r[0], tuple(r[1:]))
-        for r in conn.execute(
-            f"SELECT {column} AS k, {_USAGE_SUMS} FROM usage_rollup WHERE {_where(tw)}"
-            " GROUP BY k ORDER BY sum(cost) DESC, sum(calls) DESC, k",
-            ta,
-        )
-    ]
     series_rows = conn.execute(
         f"SELECT {column} AS k, (bucket_start / ?) * ? AS t, {_USAGE_SUMS} FROM usage_rollup"
         f" WHERE {_where(tw)} GROUP BY k, t ORDER BY k, t",
         [step, step, *ta],
     ).fetchall()
+    # one pass over the roll-up: totals are the sums of each key's points
+    sums: dict[str, list[Any]] = {}
     series: dict[str, list[dict[str, Any]]] = {}
     for r in series_rows:
-        series.setdefault(r[0], []).append({**_usage_row(r[0], tuple(r[2:])), "t": r[1]})
+        values = tuple(v or 0 for v in r[2:])
+        series.setdefault(r[0], []).append({**_usage_row(r[0], values), "t": r[1]})
+        acc = sums.setdefault(r[0], [0] * len(values))
+        for i, v in enumerate(values):
+            acc[i] += v
+    totals = sorted(
+        (_usage_row(k, tuple(v)) for k, v in sums.items()),
+        key=lambda row: (-row["cost"], -row["calls"], row["key"]),
+    )
     return {
         "group_by": group_by,
         "bucket_seconds": step,
         "totals": totals,
-        "series": [
-            {"key": t["key"], "points": series.get(t["key"], [])[-MAX_POINTS:]} for t in totals
-        ],
+        "series": [{"key": t["key"], "points": series[t["key"]][-MAX_POINTS:]} for t in totals],
     }
 
 
