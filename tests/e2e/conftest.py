@@ -22,9 +22,16 @@ def node_script(script: str, env: dict[str, str], timeout: float = 180) -> subpr
     )
 
 
+def _missing(reason: str) -> None:
+    """Skip locally; in CI (CI=true) a missing browser is a failure, never a silent skip."""
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def browser_ready() -> None:
     if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (run `make setup-browser`)")
+        _missing(f"chromium is not installed at {CHROMIUM} (run `make setup-browser`)")
     if shutil.which("node") is None or not (UI / "node_modules" / "playwright-core").exists():
-        pytest.skip("ui/node_modules is missing (run `cd ui && npm ci`)")
+        _missing("ui/node_modules is missing (run `cd ui && npm ci`)")

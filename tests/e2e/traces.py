@@ -16,12 +16,21 @@ class SentTrace:
     llm_span_id: str = ""
 
 
-def send_agent_trace(provider: Any, workflow: str, *, root_name: str = "agent.run", fail: bool = True) -> SentTrace:
-    """An agent run: root → retrieve, LLM call (with messages and usage), tool call (failing)."""
+def send_agent_trace(
+    provider: Any, workflow: str, *, root_name: str = "agent.run", fail: bool = True,
+    answer: str = "Paris.", output_tokens: int = 300, rerank: bool = False,
+) -> SentTrace:
+    """An agent run: root → retrieve, LLM call (with messages and usage), tool call (failing).
+
+    `answer`, `output_tokens` and `rerank` (an extra span after retrieve) make a variant to compare.
+    """
     tracer = provider.get_tracer("msgtrace.e2e")
     with tracer.start_as_current_span(root_name, attributes={"workflow.name": workflow, "session.id": "s-e2e"}) as root:
         with tracer.start_as_current_span("retrieve", attributes={"db.system": "vector", "k": 4}):
             pass
+        if rerank:
+            with tracer.start_as_current_span("rerank"):
+                pass
         with tracer.start_as_current_span(
             "chat gpt-4o-mini",
             attributes={
@@ -29,7 +38,7 @@ def send_agent_trace(provider: Any, workflow: str, *, root_name: str = "agent.ru
                 "gen_ai.system": "openai",
                 "gen_ai.request.model": "gpt-4o-mini",
                 "gen_ai.usage.input_tokens": 1200,
-                "gen_ai.usage.output_tokens": 300,
+                "gen_ai.usage.output_tokens": output_tokens,
                 "gen_ai.input.messages": json.dumps(
                     [
                         {"role": "system", "parts": [{"type": "text", "content": "Answer briefly."}]},
@@ -37,7 +46,7 @@ def send_agent_trace(provider: Any, workflow: str, *, root_name: str = "agent.ru
                     ]
                 ),
                 "gen_ai.output.messages": json.dumps(
-                    [{"role": "assistant", "parts": [{"type": "text", "content": "Paris."}], "finish_reason": "stop"}]
+                    [{"role": "assistant", "parts": [{"type": "text", "content": answer}], "finish_reason": "stop"}]
                 ),
             },
         ) as llm:
@@ -52,7 +61,7 @@ def send_agent_trace(provider: Any, workflow: str, *, root_name: str = "agent.ru
                     tool.record_exception(exc)
                     tool.set_status(Status(StatusCode.ERROR, "search timed out"))
         trace_id = format(root.get_span_context().trace_id, "032x")
-    return SentTrace(trace_id, 5, llm_span_id)
+    return SentTrace(trace_id, 6 if rerank else 5, llm_span_id)
 
 
 def send_wide_trace(provider: Any, workflow: str, spans: int, fanout: int = 20) -> SentTrace:

@@ -3,8 +3,11 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter } from "react-router";
 import { App } from "@/App";
+import { restoreApiKeyCookie } from "@/api/auth";
 import { ApiError } from "@/api/client";
 import "@/styles.css";
+
+restoreApiKeyCookie();
 
 const queryClient = new QueryClient({
   defaultOptions: {

@@ -31,7 +31,7 @@ export function TracePage() {
   const actions = (
     <>
       <span className="th-action">
-        <CopyButton text={`${window.location.origin}/traces/${id}`} label="Copy link to this trace" />
+        <CopyButton text={`${window.location.origin}/traces/${id}`} label="Copy link to this trace" display="copy link" />
       </span>
       <a className="btn btn-small" href={apiUrl(`/api/v1/traces/${id}/export`, { format: "otlp" })} download={`trace-${id}.json`} data-testid="export-otlp">
         Download OTLP/JSON

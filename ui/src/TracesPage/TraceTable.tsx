@@ -19,9 +19,13 @@ interface Props {
   loadingMore: boolean;
   onLoadMore: () => void;
   onDelete: (trace: TraceSummary) => void;
+  /** Trace ids ticked for comparison. */
+  picked: ReadonlySet<string>;
+  onPick: (traceId: string) => void;
 }
 
 const COLUMNS: { label: string; sort?: SortKey; className?: string }[] = [
+  { label: "" },
   { label: "Started", sort: "start_time" },
   { label: "Trace" },
   { label: "Duration", sort: "duration", className: "num" },
@@ -32,7 +36,7 @@ const COLUMNS: { label: string; sort?: SortKey; className?: string }[] = [
   { label: "" },
 ];
 
-export function TraceTable({ traces, search, onSort, hasMore, loadingMore, onLoadMore, onDelete }: Props) {
+export function TraceTable({ traces, search, onSort, hasMore, loadingMore, onLoadMore, onDelete, picked, onPick }: Props) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
     count: traces.length,
@@ -69,6 +73,9 @@ export function TraceTable({ traces, search, onSort, hasMore, loadingMore, onLoa
             const t = traces[item.index]!;
             return (
               <div key={t.trace_id} className="tt-row" role="row" data-testid="trace-row" data-trace-id={t.trace_id} style={{ transform: `translateY(${item.start}px)`, height: ROW_HEIGHT }}>
+                <div>
+                  <input type="checkbox" checked={picked.has(t.trace_id)} onChange={() => onPick(t.trace_id)} aria-label={`Pick trace ${t.trace_id} to compare`} data-testid="pick-row" />
+                </div>
                 <div title={formatTimestamp(t.start_time)}>{formatRelative(t.start_time, now)}</div>
                 <div className="tt-name">
                   <Link to={`/traces/${t.trace_id}`}>{t.root_span_name ?? (t.in_progress ? "(root span pending)" : shortId(t.trace_id))}</Link>

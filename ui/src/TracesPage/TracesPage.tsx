@@ -1,6 +1,7 @@
 /** /traces — query, filters, sortable virtualised list; the URL holds the whole search. */
 import { useCallback, useMemo, useState } from "react";
-import { useSearchParams } from "react-router";
+import { Link, useSearchParams } from "react-router";
+import { apiUrl } from "@/api/client";
 import { useDeleteTrace, useTraceList } from "@/api/queries";
 import type { TraceSummary } from "@/api/types";
 import { ConfirmDialog } from "@/components/ConfirmDialog";
@@ -24,6 +25,11 @@ export function TracesPage() {
   const total = list.data?.pages[0]?.total;
   const del = useDeleteTrace();
   const [toDelete, setToDelete] = useState<TraceSummary | null>(null);
+  // Up to two traces ticked for comparison (a third tick drops the oldest).
+  const [picked, setPicked] = useState<string[]>([]);
+  const pickedSet = useMemo(() => new Set(picked), [picked]);
+  const onPick = useCallback((id: string) => setPicked((prev) => (prev.includes(id) ? prev.filter((p) => p !== id) : [...prev, id].slice(-2))), []);
+  const csvUrl = () => apiUrl("/api/v1/export/traces", { ...toApiParams(search, PAGE), limit: undefined, format: "csv" });
   const filtered = key !== "" && key !== serializeSearch({ ...DEFAULT_SEARCH, sort: search.sort, order: search.order }).toString();
 
   return (
@@ -38,6 +44,23 @@ export function TracesPage() {
           </button>
         )}
         {list.isFetching && !list.isPending && <span className="fetching">updating…</span>}
+        <span className="traces-actions">
+          {search.workflow && (
+            <Link to={`/workflows/${encodeURIComponent(search.workflow)}`} data-testid="workflow-aggregates-link">
+              {search.workflow}: latency and span statistics
+            </Link>
+          )}
+          {picked.length === 2 ? (
+            <Link className="btn btn-small btn-primary" to={`/compare?a=${picked[0]}&b=${picked[1]}`} data-testid="compare-button">
+              Compare 2 traces
+            </Link>
+          ) : (
+            <span className="muted">{picked.length === 1 ? "Tick one more trace to compare" : "Tick two traces to compare"}</span>
+          )}
+          <a className="btn btn-small" href={csvUrl()} download="traces.csv" data-testid="export-csv" onClick={(e) => (e.currentTarget.href = csvUrl())}>
+            Export CSV
+          </a>
+        </span>
       </div>
       {list.isPending ? (
         <div className="panel">
@@ -59,6 +82,8 @@ export function TracesPage() {
           loadingMore={list.isFetchingNextPage}
           onLoadMore={() => void list.fetchNextPage()}
           onDelete={setToDelete}
+          picked={pickedSet}
+          onPick={onPick}
         />
       )}
       {list.isError && traces.length > 0 && <ErrorState error={list.error} />}

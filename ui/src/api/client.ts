@@ -3,6 +3,8 @@
  * carrying the server's `detail`, `hint` and (for query errors) `column`.
  */
 
+import { notifyUnauthorized, storedApiKey } from "./auth";
+
 export class ApiError extends Error {
   readonly status: number;
   readonly hint: string | null;
@@ -30,7 +32,14 @@ export function apiUrl(path: string, params?: Record<string, QueryValue>): strin
   return qs ? `${path}?${qs}` : path;
 }
 
+/** Request headers: JSON, plus the stored API key (the cookie carries it too). */
+function headers(): Record<string, string> {
+  const key = storedApiKey();
+  return key ? { Accept: "application/json", "x-api-key": key } : { Accept: "application/json" };
+}
+
 async function parseError(res: Response): Promise<ApiError> {
+  if (res.status === 401) notifyUnauthorized();
   let detail = `${res.status} ${res.statusText}`.trim();
   let hint: string | null = null;
   let column: number | null = null;
@@ -52,7 +61,7 @@ async function parseError(res: Response): Promise<ApiError> {
 export async function apiGet<T>(path: string, params?: Record<string, QueryValue>, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(apiUrl(path, params), { headers: { Accept: "application/json" }, signal });
+    res = await fetch(apiUrl(path, params), { headers: headers(), signal });
   } catch (err) {
     if (signal?.aborted) throw err;
     throw new ApiError(0, "Cannot reach the msgtrace server.", "Check that `msgtrace start` is running.");
@@ -62,7 +71,7 @@ export async function apiGet<T>(path: string, params?: Record<string, QueryValue
 }
 
 export async function apiDelete<T>(path: string): Promise<T> {
-  const res = await fetch(path, { method: "DELETE", headers: { Accept: "application/json" } });
+  const res = await fetch(path, { method: "DELETE", headers: headers() });
   if (!res.ok) throw await parseError(res);
   return (await res.json()) as T;
 }

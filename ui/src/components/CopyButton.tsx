@@ -16,7 +16,8 @@ export async function copyText(text: string): Promise<void> {
   area.remove();
 }
 
-export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
+/** `display` is the visible text ("copy" unless given); `label` names it for screen readers. */
+export function CopyButton({ text, label = "Copy", display = "copy" }: { text: string; label?: string; display?: string }) {
   const [done, setDone] = useState(false);
   return (
     <button
@@ -32,7 +33,7 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
         });
       }}
     >
-      {done ? "copied" : "copy"}
+      {done ? "copied" : display}
     </button>
   );
 }

@@ -1,5 +1,6 @@
 import { NavLink, Outlet } from "react-router";
 import { useLiveUpdates } from "@/api/live";
+import { ApiKeyPrompt } from "@/components/ApiKeyPrompt";
 
 export function Shell() {
   const live = useLiveUpdates();
@@ -15,6 +16,8 @@ export function Shell() {
             Dashboard
           </NavLink>
           <NavLink to="/traces">Traces</NavLink>
+          <NavLink to="/compare">Compare</NavLink>
+          <NavLink to="/import">Import</NavLink>
         </nav>
         <span className={`live-dot live-${live}`} title={`Live updates: ${live}`} data-testid="live-status">
           {live === "open" ? "Live" : live === "connecting" ? "Connecting…" : "Offline"}
@@ -23,6 +26,7 @@ export function Shell() {
       <main className="content">
         <Outlet />
       </main>
+      <ApiKeyPrompt />
     </div>
   );
 }

@@ -17,7 +17,7 @@ export function SpanDetailPanel({ source, spanId, traceStartNs, onClose }: Props
   const span = source.kind === "local" ? source.spans.get(spanId) : remote.data;
   const link = source.kind === "server" ? `${window.location.origin}/traces/${source.traceId}?span=${spanId}` : null;
   if (span) {
-    return <SpanDetail key={span.span_id} span={span} traceStartNs={traceStartNs} onClose={onClose} extra={link && <CopyButton text={link} label="Copy link to this span" />} />;
+    return <SpanDetail key={span.span_id} span={span} traceStartNs={traceStartNs} onClose={onClose} extra={link && <CopyButton text={link} label="Copy link to this span" display="copy link" />} />;
   }
   return (
     <aside className="span-detail panel" data-testid="span-detail-loading">
