@@ -238,9 +238,15 @@ def ensure_store(scale: float) -> Path:
     return path
 
 
+CALL_BUDGET_S = 10.0  # per figure and run: slow operations get fewer calls (at least 3)
+
+
 def measure(fn: Callable[[], Any], calls: int) -> tuple[float, float]:
-    """(p50, p95) in ms over `calls` calls, after one warm-up call."""
+    """(p50, p95) in ms over `calls` calls (fewer for slow operations), after one warm-up call."""
+    t0 = time.perf_counter()
     fn()
+    first = time.perf_counter() - t0
+    calls = max(3, min(calls, int(CALL_BUDGET_S / max(first, 1e-6))))
     samples = []
     for _ in range(calls):
         t0 = time.perf_counter()
