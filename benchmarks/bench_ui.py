@@ -1,11 +1,15 @@
-"""Web UI: open a 10,000-span trace until the waterfall is interactive, scroll smoothness, bundle size.
+"""Web UI: open a 10,000-span trace until the waterfall is interactive, scroll smoothness, the flame
+graph and compare view on 10,000 spans, bundle size.
 
 ``python -m benchmarks.bench_ui [--quick] [--repeats N]``. Starts ``msgtrace start`` on a loopback
 port, sends one trace of 10,000 spans through the OpenTelemetry SDK exporter, then drives headless
 Chromium (Debian's, through playwright-core in ui/node_modules) with ``ui/bench/open_trace.mjs``:
 each run loads ``/traces/<id>`` with the HTTP cache disabled and stops the clock once a click on a
 tree toggle has re-rendered the waterfall; then it scrolls the waterfall 240 px per animation frame
-for 150 frames and records the frame times. Bundle sizes are gzip -9 of the committed build.
+for 150 frames and records the frame times. The flame graph is timed from navigation until its
+canvas has drawn, then frame times are recorded over 144 frames of animated zoom clicks and resets;
+the compare view (the trace against a second 10,000-span trace of the same shape) is timed until its
+first matched row, then scrolled like the waterfall. Bundle sizes are gzip -9 of the committed build.
 """
 
 from __future__ import annotations
@@ -102,12 +106,13 @@ def main() -> None:
     with MsgtraceServer(data) as server:
         import httpx
 
-        log(f"sending a {spans}-span trace to {server.url}")
+        log(f"sending two {spans}-span traces to {server.url}")
         trace_id = send_big_trace(server.url, spans)
+        trace_b = send_big_trace(server.url, spans)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            r = httpx.get(f"{server.url}/api/v1/traces/{trace_id}", timeout=30)
-            if r.status_code == 200 and len(r.json().get("spans", [])) >= spans:
+            ready = [httpx.get(f"{server.url}/api/v1/traces/{t}/timeline", timeout=30) for t in (trace_id, trace_b)]
+            if all(r.status_code == 200 and len(r.json()["span_id"]) >= spans for r in ready):
                 break
             time.sleep(0.5)
         else:
@@ -122,7 +127,8 @@ def main() -> None:
             f"{len(compact) / 1e6:.2f} MB in {timeline_ms:.0f} ms; running Chromium x{n}")
         proc = subprocess.run(
             ["node", str(REPO_DIR / "ui" / "bench" / "open_trace.mjs")], cwd=REPO_DIR,
-            env={**os.environ, "BASE_URL": server.url, "TRACE_ID": trace_id, "RUNS": str(n)},
+            env={**os.environ, "BASE_URL": server.url, "TRACE_ID": trace_id, "TRACE_B": trace_b,
+                 "RUNS": str(n)},
             capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             raise SystemExit(f"open_trace.mjs failed:\n{proc.stdout}\n{proc.stderr}")
@@ -140,6 +146,16 @@ def main() -> None:
                       FRAME_P95_TARGET_MS, "<="))
     result.add(Figure("frames over 50 ms per 150-frame scroll", "frames",
                       [float(s["long"]) for s in measured["scroll"]], cmd))
+    result.add(Figure(f"flame graph of {spans:,} spans: navigation until drawn", "ms",
+                      [float(v) for v in measured["flame_render_ms"]], cmd, OPEN_TARGET_MS, "<="))
+    result.add(Figure("flame graph zoom frame time p95", "ms", [s["p95"] for s in measured["flame_zoom"]],
+                      cmd, FRAME_P95_TARGET_MS, "<=", note="(animated zoom clicks and resets)"))
+    result.add(Figure("flame graph zoom frame time p50", "ms", [s["p50"] for s in measured["flame_zoom"]], cmd))
+    result.add(Figure(f"compare two {spans:,}-span traces: navigation until rows", "ms",
+                      [float(v) for v in measured["compare_open_ms"]], cmd, 2 * OPEN_TARGET_MS, "<=",
+                      note="(two timelines, matching, first render)"))
+    result.add(Figure("compare view scroll frame time p95", "ms",
+                      [s["p95"] for s in measured["compare_scroll"]], cmd, FRAME_P95_TARGET_MS, "<="))
     result.notes.append(f"GET /api/v1/traces/<id> for the trace: {len(body) / 1e6:.1f} MB JSON, "
                         f"{api_ms:.0f} ms (one request, outside the browser)")
     result.notes.append(f"GET /api/v1/traces/<id>/timeline (what the waterfall loads): "
