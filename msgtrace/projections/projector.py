@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +26,10 @@ import polars as pl
 
 from msgtrace.core.errors import LogError
 from msgtrace.core.llm import PriceTable
-from msgtrace.projections import apply_rollups as rollups
 from msgtrace.projections import apply_traces as traces
 from msgtrace.projections import log_source, sqlite_writer
 from msgtrace.projections.apply_llm import exact_div, normalise_frame
+from msgtrace.projections.views import BUILTIN_VIEWS, TOUCHED_TABLE, TraceChange, View
 from msgtrace.segments import naming
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,11 @@ class Projector:
         *,
         price_table: Path | None = None,
         batch_spans: int = DEFAULT_BATCH_SPANS,
+        views: Sequence[View] = BUILTIN_VIEWS,
     ) -> None:
+        """`views`: the derived views maintained besides spans and traces (see views.py);
+        pass `[*BUILTIN_VIEWS, YourView()]` to add one."""
+        self.views = tuple(views)
         self.data_dir = Path(data_dir)
         self.db_path = Path(db_path)
         self.prices = PriceTable.load(price_table)
@@ -145,7 +149,7 @@ class Projector:
             self._reset()
         else:
             self.conn.execute("BEGIN IMMEDIATE")
-            sqlite_writer.create_schema(self.conn)
+            sqlite_writer.create_schema(self.conn, self._view_ddl())
             self.conn.execute("COMMIT")
 
     def close(self) -> None:
@@ -214,7 +218,7 @@ class Projector:
             return self.apply_pending(progress)
         finally:
             self.conn.execute("BEGIN IMMEDIATE")
-            sqlite_writer.create_schema(self.conn)
+            sqlite_writer.create_schema(self.conn, self._view_ddl())
             self.conn.execute("COMMIT")
 
     def rewind(self, offset: int) -> None:
@@ -236,11 +240,17 @@ class Projector:
 
     def _reset(self, *, reader_indexes: bool = True) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
-        sqlite_writer.drop_schema(self.conn)
-        sqlite_writer.create_schema(self.conn)
+        sqlite_writer.drop_schema(self.conn, self._view_tables())
+        sqlite_writer.create_schema(self.conn, self._view_ddl())
         if not reader_indexes:
             sqlite_writer.drop_reader_indexes(self.conn)
         self.conn.execute("COMMIT")
+
+    def _view_ddl(self) -> list[str]:
+        return [v.ddl for v in self.views if v.ddl]
+
+    def _view_tables(self) -> list[str]:
+        return [t for v in self.views for t in v.tables]
 
     def _checkpoints(self) -> _Checkpoints:
         return _Checkpoints(
@@ -310,7 +320,7 @@ class Projector:
         touched.update(rows.get_column("trace_id").unique().to_list())
         if not touched:
             return
-        sqlite_writer.fill_temp_ids(conn, "_touched", touched)
+        sqlite_writer.fill_temp_ids(conn, TOUCHED_TABLE, touched)
         kill = self._kill_offsets()
         rows = _visible(rows.rename({"offset": "log_offset"}), kill)
         rows = rows.sort("log_offset", maintain_order=True).unique(
@@ -330,15 +340,10 @@ class Projector:
         new_summary = traces.summarise(state)
 
         self._write_spans(old, survivors, fresh, state)
-        self._write_traces(old_summary, new_summary, state)
-        for rollup, contributions in (
-            (rollups.USAGE, lambda sp, su: rollups.usage_contributions(sp, su)),
-            (rollups.TRACES, lambda sp, su: rollups.trace_contributions(su)),
-            (rollups.HISTOGRAM, lambda sp, su: rollups.histogram_contributions(su)),
-        ):
-            rollups.apply_delta(
-                conn, rollup, contributions(old, old_summary), contributions(state, new_summary)
-            )
+        self._write_traces(old_summary, new_summary)
+        change = TraceChange(old, state, old_summary, new_summary)
+        for view in self.views:
+            view.apply(conn, change)
         if unpriced:
             self._add_unpriced(unpriced)
 
@@ -360,7 +365,7 @@ class Projector:
         kill_all = int(all_row[0]) if all_row and all_row[0] is not None else 0
         per_trace = self.conn.execute(
             "SELECT t.trace_id, max(t.log_offset) FROM tombstones t "
-            "JOIN _touched u ON u.trace_id = t.trace_id GROUP BY t.trace_id"
+            f"JOIN {TOUCHED_TABLE} u ON u.trace_id = t.trace_id GROUP BY t.trace_id"
         ).fetchall()
         frame = pl.DataFrame(
             per_trace, schema={"trace_id": pl.String, "_kill": pl.Int64}, orient="row"
@@ -371,7 +376,7 @@ class Projector:
     def _load_state(self) -> pl.DataFrame:
         cur = self.conn.execute(
             f"SELECT {', '.join('s.' + c for c in STATE_COLUMNS)} FROM spans s "
-            "JOIN _touched u ON u.trace_id = s.trace_id"
+            f"JOIN {TOUCHED_TABLE} u ON u.trace_id = s.trace_id"
         )
         return pl.DataFrame(cur.fetchall(), schema=_STATE_SCHEMA, orient="row").with_columns(
             pl.col("counts_usage").cast(pl.Boolean)
@@ -410,9 +415,7 @@ class Projector:
             )
             sqlite_writer.insert_rows(conn, "spans", SPAN_INSERT_COLUMNS, out.rows())
 
-    def _write_traces(
-        self, old_summary: pl.DataFrame, new_summary: pl.DataFrame, state: pl.DataFrame
-    ) -> None:
+    def _write_traces(self, old_summary: pl.DataFrame, new_summary: pl.DataFrame) -> None:
         conn = self.conn
         vanished = old_summary.join(new_summary.select("trace_id"), on="trace_id", how="anti")
         if vanished.height:
@@ -430,16 +433,6 @@ class Projector:
                 (*TRACE_COLUMNS, "updated_at"),
                 changed.select(*TRACE_COLUMNS, pl.lit(now).alias("updated_at")).rows(),
                 verb="INSERT OR REPLACE",
-            )
-        conn.execute("DELETE FROM trace_models WHERE trace_id IN (SELECT trace_id FROM _touched)")
-        models = traces.trace_models(new_summary, state)
-        if models.height:
-            sqlite_writer.insert_rows(
-                conn,
-                "trace_models",
-                ("model", "start_time", "trace_id"),
-                models.rows(),
-                verb="INSERT OR IGNORE",
             )
 
     def _add_unpriced(self, models: set[str]) -> None:

@@ -44,10 +44,14 @@ def connect(db_path: Path) -> sqlite3.Connection:
     return conn
 
 
-def create_schema(conn: sqlite3.Connection) -> None:
-    """Create missing tables and indexes (inside the caller's transaction when there is one)."""
+def create_schema(conn: sqlite3.Connection, extra_ddl: Iterable[str] = ()) -> None:
+    """Create missing tables and indexes (inside the caller's transaction when there is one),
+    then run `extra_ddl` (the DDL of additional views)."""
     for statement in _statements(schema_sql()):
         conn.execute(statement)
+    for ddl in extra_ddl:
+        for statement in _statements(ddl):
+            conn.execute(statement)
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
         (PROJECTION_SCHEMA_VERSION,),
@@ -78,9 +82,9 @@ def drop_reader_indexes(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP INDEX IF EXISTS {name}")  # names are constants above
 
 
-def drop_schema(conn: sqlite3.Connection) -> None:
-    for table in projection_tables():
-        conn.execute(f"DROP TABLE IF EXISTS {table}")  # names come from schema.sql, not input
+def drop_schema(conn: sqlite3.Connection, extra_tables: Iterable[str] = ()) -> None:
+    for table in [*projection_tables(), *extra_tables]:
+        conn.execute(f'DROP TABLE IF EXISTS "{table}"')  # names from schema.sql and views
 
 
 def needs_rebuild(conn: sqlite3.Connection) -> bool:

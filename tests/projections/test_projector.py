@@ -5,10 +5,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from msgtrace.core.errors import SegmentCorrupted
 from msgtrace.projections.projector import Projector
+from msgtrace.projections.views import BUILTIN_VIEWS, TOUCHED_TABLE, TraceChange
 from tests.projections.segment_files import span, write_segment, write_tombstones
 from tests.projections.views import VIEWS, dump, query
 
@@ -234,3 +236,31 @@ def test_schema_version_change_rebuilds(data_dir: Path, db: Path) -> None:
         assert p.checkpoint() == 0
         p.apply_pending()
     assert query(db, "SELECT count(*) FROM traces") == [(1,)]
+
+
+class LlmCallsPerTrace:
+    """A user view through the same extension point as the built-in ones."""
+
+    name = "llm_calls"
+    tables = ("llm_calls",)
+    ddl = "CREATE TABLE IF NOT EXISTS llm_calls (trace_id TEXT PRIMARY KEY, calls INTEGER NOT NULL)"
+
+    def apply(self, conn: sqlite3.Connection, change: TraceChange) -> None:
+        conn.execute(
+            f"DELETE FROM llm_calls WHERE trace_id IN (SELECT trace_id FROM {TOUCHED_TABLE})"
+        )
+        counts = change.new_spans.filter(pl.col("span_type") == "llm").group_by("trace_id").len()
+        conn.executemany("INSERT INTO llm_calls VALUES (?, ?)", counts.rows())
+
+
+def test_a_user_view_is_maintained_and_rebuilt(data_dir: Path, db: Path) -> None:
+    write_segment(data_dir, [agent_trace("a")[2:], agent_trace("b")], 1)
+    with Projector(data_dir, db, views=[*BUILTIN_VIEWS, LlmCallsPerTrace()]) as p:
+        p.apply_pending()
+        write_segment(data_dir, [agent_trace("a")[:2]], 2)
+        write_tombstones(data_dir, [(3, "b")])
+        p.apply_pending()
+        assert query(db, "SELECT trace_id, calls FROM llm_calls") == [(tid("a"), 1)]
+        assert query(db, "SELECT count(*) FROM trace_models") == [(1,)]
+        p.reindex()
+        assert query(db, "SELECT trace_id, calls FROM llm_calls") == [(tid("a"), 1)]
