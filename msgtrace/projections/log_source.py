@@ -52,12 +52,17 @@ class PlannedBatch:
 
 
 def num_rows(path: Path) -> int:
+    """Rows of a segment file, after checking its schema version and columns (footer only)."""
+    from msgtrace.segments.segment_reader import check_schema
+
     try:
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        file = pq.ParquetFile(path)
     except FileNotFoundError:
         raise  # removed by the compactor after listing: the caller re-plans
     except Exception as exc:  # pyarrow raises several types for a broken file
         raise SegmentCorrupted(f"cannot read segment {path.name}: {exc}", path=str(path)) from exc
+    check_schema(path, file.schema_arrow)
+    return int(file.metadata.num_rows)
 
 
 def plan_batches(data_dir: Path, after: int, batch_rows: int) -> list[PlannedBatch]:

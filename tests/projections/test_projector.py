@@ -264,3 +264,20 @@ def test_a_user_view_is_maintained_and_rebuilt(data_dir: Path, db: Path) -> None
         assert query(db, "SELECT count(*) FROM trace_models") == [(1,)]
         p.reindex()
         assert query(db, "SELECT trace_id, calls FROM llm_calls") == [(tid("a"), 1)]
+
+
+def test_segment_of_an_unknown_schema_version_is_refused(data_dir: Path, db: Path) -> None:
+    import pyarrow.parquet as pq
+
+    _, path = write_segment(data_dir, [agent_trace("a")], 1)
+    table = pq.read_table(path)
+    meta = dict(table.schema.metadata)
+    meta[b"msgtrace.schema_version"] = b"99"
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    with (
+        Projector(data_dir, db) as p,
+        pytest.raises(SegmentCorrupted, match="schema version 99") as err,
+    ):
+        p.apply_pending()
+    assert err.value.path == str(path)
+    assert "upgrade msgtrace" in str(err.value)
