@@ -56,6 +56,8 @@ SORT_COLUMNS = {
 }
 _NULLABLE_SORT = {"cost"}
 COUNT_CAP = 10_000
+COUNT_BUDGET_S = 0.02
+COUNT_CHECK_EVERY = 1000  # SQLite VM steps between deadline checks
 MAX_DISTINCT_NAMES = 2000
 NAMES_TTL_S = 30.0
 
@@ -160,8 +162,8 @@ class ReadStore:
     def list_traces(self, params: TraceQueryParams) -> TracePage:
         """Filtered, sorted page with a total count; keyset `cursor` wins over `offset`.
 
-        `total` is exact when `total_exact`; otherwise more than COUNT_CAP traces match and
-        `total` is COUNT_CAP (counting further would scan the table on every page).
+        `total` is exact when `total_exact`; otherwise it is a lower bound: COUNT_CAP when more
+        traces match, or what the page proves when counting ran past COUNT_BUDGET_S.
         """
         with self.connection() as conn:
             where, args = filter_sql(params, self._span_names_resolver(conn))
@@ -182,9 +184,15 @@ class ReadStore:
                 f"ORDER BY {column} {direction}, trace_id {direction} LIMIT ? OFFSET ?"
             )
             rows = conn.execute(sql, [*page_args, params.limit + 1, offset]).fetchall()
-            total, exact = _count(conn, params, where, args)
+            counted, exact = _count(conn, params, where, args)
         more = len(rows) > params.limit
         rows = rows[: params.limit]
+        # past the count budget: a lower bound from what the page proves
+        total = (
+            counted
+            if counted is not None
+            else params.offset * (not params.cursor) + len(rows) + more
+        )
         next_cursor = None
         if more and rows:
             last = rows[-1]
@@ -461,11 +469,12 @@ def filter_sql(
 
 def _count(
     conn: sqlite3.Connection, params: TraceQueryParams, where: list[str], args: list[Any]
-) -> tuple[int, bool]:
-    """(total, exact). Unfiltered lists get SQLite's fast exact count; filtered ones count the
-    matches up to COUNT_CAP (through the same indexes as the page), so a total never costs a scan
-    of a million rows per page. The roll-ups are per minute and dimension, about one row per trace
-    on a busy store, so summing them is no cheaper."""
+) -> tuple[int | None, bool]:
+    """(total, exact). Unfiltered lists get SQLite's fast exact count. Filtered ones count the
+    matches up to COUNT_CAP through the same indexes as the page, within COUNT_BUDGET_S: a sparse
+    filter over a big store would otherwise scan it on every page. (None, False) when the budget
+    ran out. The roll-ups are per minute and dimension, about one row per trace on a busy store,
+    so summing them is no cheaper than counting."""
     used = {
         name
         for name in TraceQueryParams.model_fields
@@ -474,23 +483,32 @@ def _count(
     }
     if not where:
         return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0]), True
-    if "model" in used and used <= {"model", "start_time", "end_time"}:
-        # trace_models is keyed (model, start_time, trace_id): an index range
-        n = conn.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM trace_models WHERE model = ?"
-            " AND start_time BETWEEN ? AND ? LIMIT ?)",
-            (
-                params.model,
-                params.start_time if params.start_time is not None else 0,
-                params.end_time if params.end_time is not None else MAX_NS,
-                COUNT_CAP + 1,
-            ),
-        ).fetchone()[0]
-    else:
-        n = conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM traces WHERE {' AND '.join(where)} LIMIT ?)",
-            [*args, COUNT_CAP + 1],
-        ).fetchone()[0]
+    deadline = time.perf_counter() + COUNT_BUDGET_S
+    conn.set_progress_handler(lambda: int(time.perf_counter() > deadline), COUNT_CHECK_EVERY)
+    try:
+        if "model" in used and used <= {"model", "start_time", "end_time"}:
+            # trace_models is keyed (model, start_time, trace_id): an index range
+            n = conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM trace_models WHERE model = ?"
+                " AND start_time BETWEEN ? AND ? LIMIT ?)",
+                (
+                    params.model,
+                    params.start_time if params.start_time is not None else 0,
+                    params.end_time if params.end_time is not None else MAX_NS,
+                    COUNT_CAP + 1,
+                ),
+            ).fetchone()[0]
+        else:
+            n = conn.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM traces WHERE {' AND '.join(where)} LIMIT ?)",
+                [*args, COUNT_CAP + 1],
+            ).fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        if "interrupt" not in str(exc):
+            raise
+        return None, False
+    finally:
+        conn.set_progress_handler(None, 0)
     return (COUNT_CAP, False) if n > COUNT_CAP else (int(n), True)
 
 

@@ -256,3 +256,19 @@ def test_exists_probes_walk_the_sort_index(store: ReadStore) -> None:
         ).fetchall()
     details = " | ".join(r[3] for r in plan)
     assert "traces_start" in details and "TEMP B-TREE" not in details, details
+
+
+def test_count_past_its_budget_gives_a_lower_bound(
+    store: ReadStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import msgtrace.projections.store as store_module
+
+    monkeypatch.setattr(store_module, "COUNT_BUDGET_S", -1.0)  # every filtered count is interrupted
+    monkeypatch.setattr(store_module, "COUNT_CHECK_EVERY", 1)
+    page = store.list_traces(TraceQueryParams(has_errors=False, limit=2))
+    assert (page.total, page.total_exact) == (3, False)  # 2 on the page and proof of one more
+    page = store.list_traces(TraceQueryParams(has_errors=False, limit=2, offset=4))
+    assert (page.total, page.total_exact) == (5, False)
+    for _ in range(3):  # the pooled connection is still usable after an interrupt
+        assert store.list_traces(TraceQueryParams(workflow_name="chat")).total_exact is False
+        assert store.list_traces(TraceQueryParams()).total == 6
