@@ -90,5 +90,9 @@ def create_app_for_schema() -> FastAPI:
     async def _no_delete(trace_id: str | None) -> int:
         raise RuntimeError("schema-only app")
 
-    app.include_router(read_router(ReadContext(db_path=Path("msgtrace.db"), delete_trace=_no_delete)))
+    from msgtrace.api.routes_analysis import analysis_router
+
+    db_path = Path("msgtrace.db")
+    app.include_router(read_router(ReadContext(db_path=db_path, delete_trace=_no_delete)))
+    app.include_router(analysis_router(db_path))
     return app

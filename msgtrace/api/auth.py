@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from http.cookies import SimpleCookie
+from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -33,7 +34,7 @@ def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
             except Exception:  # a malformed cookie header is just no key
                 continue
             if COOKIE_NAME in cookie:
-                return cookie[COOKIE_NAME].value
+                return unquote(cookie[COOKIE_NAME].value)
     return None
 
 
