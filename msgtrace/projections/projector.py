@@ -303,8 +303,8 @@ class Projector:
             delete_all = tombs.filter(pl.col("trace_id") == "")
             if delete_all.height and int(delete_all.get_column("offset").max()) > seg_cp:  # type: ignore[arg-type]
                 # every stored span is older than this delete-all: drop the views wholesale
-                for table in _CLEARED_ON_DELETE_ALL:
-                    conn.execute(f"DELETE FROM {table}")
+                for table in [*_CLEARED_ON_DELETE_ALL, *self._view_tables()]:
+                    conn.execute(f'DELETE FROM "{table}"')
             late = tombs.filter(pl.col("offset") <= seg_cp)
             if late.height:
                 rows = pl.concat([rows, self._reread_after_late(late, seg_cp)])

@@ -264,6 +264,9 @@ def test_a_user_view_is_maintained_and_rebuilt(data_dir: Path, db: Path) -> None
         assert query(db, "SELECT count(*) FROM trace_models") == [(1,)]
         p.reindex()
         assert query(db, "SELECT trace_id, calls FROM llm_calls") == [(tid("a"), 1)]
+        write_tombstones(data_dir, [(4, None)])  # delete everything
+        p.apply_pending()
+        assert query(db, "SELECT count(*) FROM llm_calls") == [(0,)]
 
 
 def test_segment_of_an_unknown_schema_version_is_refused(data_dir: Path, db: Path) -> None:
