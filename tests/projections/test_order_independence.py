@@ -124,3 +124,50 @@ def test_views_equal_in_order_application(
     spans, segments, batch = case
     expected = _views([[spans]], 10_000, apply_each=False)
     assert _views(segments, batch, apply_each) == expected
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(deliveries(), st.data())
+def test_incremental_with_tombstones_equals_reindex(
+    case: tuple[list[dict[str, Any]], list[list[list[dict[str, Any]]]], int], data: st.DataObject
+) -> None:
+    """Deletes at random points of the log, applied batch by batch as files land (tombstone files
+    sometimes before the segment of the same range, as the sealer writes them), equal a reindex."""
+    from tests.projections.segment_files import write_tombstones
+
+    spans, segments, batch = case
+    trace_ids = sorted({s["trace_id"].lstrip("0") for s in spans})
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir, db = Path(tmp) / "data", Path(tmp) / "db.sqlite"
+        offset = 1
+        with Projector(data_dir, db, batch_spans=batch) as p:
+            for requests in segments:
+                first = offset
+                last = first + len(requests) - 1
+                deletes = []
+                if data.draw(st.integers(0, 3)) == 0:
+                    target = data.draw(st.sampled_from([*trace_ids, None]))
+                    deletes.append((last + 1, target))
+                    last += 1
+                if deletes:
+                    write_tombstones(data_dir, deletes)
+                    if data.draw(st.booleans()):
+                        p.apply_pending()  # the tombstone landed first
+                write_segment(data_dir, requests, first)
+                offset = last + 1
+                if data.draw(st.booleans()):
+                    p.apply_pending()
+            p.apply_pending()
+            incremental = dump(db, (*VIEWS_AND_SPANS,))
+            p.reindex()
+            assert dump(db, (*VIEWS_AND_SPANS,)) == incremental
+
+
+VIEWS_AND_SPANS = (
+    "traces",
+    "trace_models",
+    "usage_rollup",
+    "trace_rollup",
+    "duration_histogram",
+    "spans",
+)
