@@ -12,8 +12,8 @@
  * truncated wire data, invalid UTF-8 in any string field (Python repairs it), wire types that
  * do not match a known field, a singular message or AnyValue value sent twice (protobuf merges),
  * duplicate keys in one attribute map (Python keeps the last), groups, fields this decoder does
- * not model (Resource.entity_refs, AnyValue.string_value_strindex), AnyValues nested more than
- * MAX_DEPTH deep, more than 2 GiB in one string column.
+ * not model (Resource.entity_refs, AnyValue.string_value_strindex), AnyValues nested deeper
+ * than MAX_DEPTH messages, more than 2 GiB in one string column.
  *
  * The parse runs without the GIL on the immutable bytes object; no Python object is made per value.
  */
@@ -27,7 +27,8 @@
 
 enum { OK = 0, PUNT = 1, NOMEM = 2 };
 #define TRY(x) do { int rc_ = (x); if (rc_) return rc_; } while (0)
-#define MAX_DEPTH 32          /* AnyValue nesting handled natively (protobuf's limit is 100) */
+/* Deepest message (ResourceSpans = 1) decoded natively; protobuf refuses past 100. */
+#define MAX_DEPTH 96
 #define MAX_NAMED 3           /* otlp_validate.MAX_PROBLEMS_NAMED */
 #define INT32_LIMIT 0x7fffffffu
 
@@ -401,7 +402,7 @@ static int write_any(Buf *out, const uint8_t *p, size_t n, int depth, StrVal *sv
             WANT(f, 2);
             if (!first) TRY(put_c(out, ','));
             first = 0;
-            TRY(write_any(out, f.s, f.n, depth + 1, NULL));
+            TRY(write_any(out, f.s, f.n, depth + 2, NULL));
         }
         return put_c(out, ']');
     }
@@ -416,7 +417,7 @@ static int write_any(Buf *out, const uint8_t *p, size_t n, int depth, StrVal *sv
             if (rc || f.num != 1) continue;
             if (f.wt != 2) { rc = PUNT; break; }
             if (keys.n) rc = put_c(out, ',');
-            if (!rc) rc = write_kv(out, &keys, f.s, f.n, depth + 1, NULL, NULL, NULL);
+            if (!rc) rc = write_kv(out, &keys, f.s, f.n, depth + 2, NULL, NULL, NULL);
         }
         if (!rc) rc = keys_check(&keys);
         keys_free(&keys);
@@ -428,7 +429,7 @@ static int write_any(Buf *out, const uint8_t *p, size_t n, int depth, StrVal *sv
     }
 }
 
-/* One KeyValue as `"key":value` (the caller writes separators); records the key in `keys`. */
+/* One KeyValue (message depth `depth`) as `"key":value`; the caller writes separators. */
 static int write_kv(Buf *out, Keys *keys, const uint8_t *p, size_t n, int depth,
                     const uint8_t **key, size_t *key_n, StrVal *sv) {
     if (depth > MAX_DEPTH) return PUNT;
@@ -456,8 +457,9 @@ static int write_kv(Buf *out, Keys *keys, const uint8_t *p, size_t n, int depth,
     return write_any(out, v, vn, depth + 1, sv);
 }
 
-/* `{...}` of every field `num` (KeyValue) of message p[0:n]; other fields are not checked here. */
-static int write_attrs(Buf *out, const uint8_t *p, size_t n, uint32_t num) {
+/* `{...}` of every field `num` (KeyValues at message depth `depth`) of message p[0:n]; other
+ * fields are not checked here. */
+static int write_attrs(Buf *out, const uint8_t *p, size_t n, uint32_t num, int depth) {
     TRY(put_c(out, '{'));
     Rd r = {p, p + n};
     Field f;
@@ -469,7 +471,7 @@ static int write_attrs(Buf *out, const uint8_t *p, size_t n, uint32_t num) {
         if (rc || f.num != num) continue;
         if (f.wt != 2) { rc = PUNT; break; }
         if (keys.n) rc = put_c(out, ',');
-        if (!rc) rc = write_kv(out, &keys, f.s, f.n, 0, NULL, NULL, NULL);
+        if (!rc) rc = write_kv(out, &keys, f.s, f.n, depth, NULL, NULL, NULL);
     }
     if (!rc) rc = keys_check(&keys);
     keys_free(&keys);
@@ -565,7 +567,7 @@ static int write_event(Buf *out, const uint8_t *p, size_t n) {
     TRY(PUT_LIT(out, ",\"name\":"));
     TRY(json_str(out, name, name_n, 0));
     TRY(PUT_LIT(out, ",\"attributes\":"));
-    TRY(write_attrs(out, p, n, 3));
+    TRY(write_attrs(out, p, n, 3, 5));
     TRY(PUT_LIT(out, ",\"dropped_attributes_count\":"));
     TRY(put_u64(out, dropped));
     return put_c(out, '}');
@@ -597,7 +599,7 @@ static int write_link(Buf *out, const uint8_t *p, size_t n) {
     if (ts_n) TRY(json_str(out, ts, ts_n, 0));
     else TRY(PUT_LIT(out, "null"));
     TRY(PUT_LIT(out, ",\"attributes\":"));
-    TRY(write_attrs(out, p, n, 4));
+    TRY(write_attrs(out, p, n, 4, 5));
     TRY(PUT_LIT(out, ",\"dropped_attributes_count\":"));
     TRY(put_u64(out, dropped));
     TRY(PUT_LIT(out, ",\"flags\":"));
@@ -659,7 +661,7 @@ static int parse_span(St *st, const uint8_t *p, size_t n, size_t ri, size_t si) 
         case 9:
             if (f.wt != 2) { rc = PUNT; break; }
             if (keys.n) rc = put_c(attrs, ',');
-            if (!rc) rc = write_kv(attrs, &keys, f.s, f.n, 0, NULL, NULL, NULL);
+            if (!rc) rc = write_kv(attrs, &keys, f.s, f.n, 4, NULL, NULL, NULL);
             break;
         case 10: if (f.wt != 0) rc = PUNT; d_attrs = (uint32_t)f.v; break;
         case 11:
@@ -766,7 +768,7 @@ static int parse_scope(St *st, const uint8_t *p, size_t n) {
         }
     }
     st->scope_attrs.len = 0;
-    return write_attrs(&st->scope_attrs, p, n, 3);
+    return write_attrs(&st->scope_attrs, p, n, 3, 4);
 }
 
 static int parse_scope_spans(St *st, const uint8_t *p, size_t n, size_t ri, size_t *si) {
@@ -814,7 +816,7 @@ static int parse_resource(St *st, const uint8_t *p, size_t n) {
             const uint8_t *k = NULL;
             size_t kn = 0;
             StrVal sv = {NULL, 0, 0};
-            if (!rc) rc = write_kv(out, &keys, f.s, f.n, 0, &k, &kn, &sv);
+            if (!rc) rc = write_kv(out, &keys, f.s, f.n, 3, &k, &kn, &sv);
             if (!rc && kn == 12 && !memcmp(k, "service.name", 12)) {
                 st->has_service = sv.is_str;
                 st->service = sv.s;

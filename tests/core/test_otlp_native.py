@@ -257,13 +257,21 @@ def test_shapes_left_to_python_return_none(payload: bytes) -> None:
     check_same(payload, native_expected=False)
 
 
-def test_deep_nesting_is_left_to_python() -> None:
+def _nested(levels: int) -> bytes:
     value = _ld(1, b"leaf")
-    for _ in range(60):
+    for _ in range(levels):
         value = _ld(5, _ld(1, value))  # AnyValue{array_value{values: [value]}}
-    payload = _wrap_span(BASE_SPAN + _ld(9, _ld(1, b"k") + _ld(2, value)))
-    assert otlp_native.decode_table(payload, offset=1, received_time_unix_nano=2) is None
-    check_same(payload, native_expected=False)
+    return _wrap_span(BASE_SPAN + _ld(9, _ld(1, b"k") + _ld(2, value)))
+
+
+@pytest.mark.parametrize("levels", [45, 47, 48, 60])
+def test_deep_nesting_near_the_protobuf_limit(levels: int) -> None:
+    """Innermost AnyValue at message depth 5 + 2 * levels: native up to 96, protobuf up to 100."""
+    payload = _nested(levels)
+    assert (otlp_native.decode_table(payload, offset=1, received_time_unix_nano=2) is None) == (
+        levels > 45
+    )
+    check_same(payload, native_expected=levels <= 45)
 
 
 def test_concurrent_decodes_agree() -> None:
