@@ -141,3 +141,11 @@ def test_importing_models_and_storage_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_backend_all_is_complete() -> None:
+    import msgtrace.backend as backend
+    import msgtrace.backend.storage as storage
+
+    assert backend.__all__ == ["SQLiteTraceStorage"] == storage.__all__
+    assert backend.SQLiteTraceStorage is storage.SQLiteTraceStorage
