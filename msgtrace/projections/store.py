@@ -56,6 +56,7 @@ SORT_COLUMNS = {
 }
 _NULLABLE_SORT = {"cost"}
 COUNT_CAP = 10_000
+AGGREGATE_CACHE_SIZE = 128
 COUNT_BUDGET_S = 0.02
 COUNT_CHECK_EVERY = 1000  # SQLite VM steps between deadline checks
 MAX_DISTINCT_NAMES = 2000
@@ -94,9 +95,9 @@ class ReadStore:
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._pool_size = pool_size
         self._lock = threading.Lock()
-        self._open = 0
         self._closed = False
         self._names_cache: tuple[float, list[str] | None] | None = None
+        self._aggregates: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
 
     # -- connections ----------------------------------------------------------------------------
     def _connect(self) -> tuple[sqlite3.Connection, bool]:
@@ -400,20 +401,44 @@ class ReadStore:
 
     # -- aggregates (store_stats.py) ------------------------------------------------------------
     def stats(self, **filters: Any) -> dict[str, Any]:
-        with self.connection() as conn:
-            return store_stats.stats(conn, **filters)
+        return self._aggregate(store_stats.stats, **filters)
 
     def timeseries(self, **filters: Any) -> dict[str, Any]:
-        with self.connection() as conn:
-            return store_stats.timeseries(conn, **filters)
+        return self._aggregate(store_stats.timeseries, **filters)
 
     def usage(self, **filters: Any) -> dict[str, Any]:
-        with self.connection() as conn:
-            return store_stats.usage(conn, **filters)
+        return self._aggregate(store_stats.usage, **filters)
 
     def facet(self, kind: str) -> list[dict[str, Any]]:
+        return self._aggregate(store_stats.facet, kind)
+
+    def _aggregate(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run an aggregate, memoised per projector checkpoint.
+
+        The projector commits its checkpoints (meta '*checkpoint' rows) in the same transaction
+        as the rows they describe, so an unchanged checkpoint means unchanged roll-ups: a
+        dashboard polling an idle store reads each answer once. Without checkpoints (a database
+        not written by the projector) nothing is cached. Results are shared: do not mutate them.
+        """
         with self.connection() as conn:
-            return store_stats.facet(conn, kind)
+            version = tuple(
+                conn.execute(
+                    "SELECT key, value FROM meta WHERE key LIKE '%checkpoint' ORDER BY key"
+                ).fetchall()
+            )
+            key = (fn.__name__, args, tuple(sorted(kwargs.items())))
+            if version:
+                with self._lock:
+                    hit = self._aggregates.get(key)
+                    if hit is not None and hit[0] == version:
+                        return hit[1]
+            result = fn(conn, *args, **kwargs)
+        if version:
+            with self._lock:
+                if len(self._aggregates) >= AGGREGATE_CACHE_SIZE:
+                    self._aggregates.pop(next(iter(self._aggregates)))
+                self._aggregates[key] = (version, result)
+        return result
 
 
 # -- filters and cursors ----------------------------------------------------------------------

@@ -272,3 +272,20 @@ def test_count_past_its_budget_gives_a_lower_bound(
     for _ in range(3):  # the pooled connection is still usable after an interrupt
         assert store.list_traces(TraceQueryParams(workflow_name="chat")).total_exact is False
         assert store.list_traces(TraceQueryParams()).total == 6
+
+
+def test_aggregates_are_memoised_per_projector_checkpoint(tmp_path: Path) -> None:
+    views = build_sample(tmp_path / "msgtrace.db")
+    s = ReadStore(tmp_path / "msgtrace.db")
+    assert s.stats()["total_traces"] == 6
+    views.add_trace(tid(50), [SpanSpec(sid(50), "x", BASE, 1.0)])
+    assert s.stats()["total_traces"] == 7  # no checkpoint rows: never cached
+    views.conn.execute("INSERT INTO meta VALUES ('checkpoint', '10')")
+    first = s.stats()
+    views.add_trace(tid(51), [SpanSpec(sid(51), "y", BASE, 1.0)])  # rows change, checkpoint not
+    assert s.stats() is first  # served from the memo
+    views.conn.execute("UPDATE meta SET value = '11' WHERE key = 'checkpoint'")
+    assert s.stats()["total_traces"] == 8
+    assert s.usage(group_by="model") == s.usage(group_by="model")
+    assert s.facet("workflows") is s.facet("workflows")
+    views.close()
