@@ -134,9 +134,15 @@ class ReadStore:
                 yield conn
             finally:
                 conn.execute("COMMIT")
-        except BaseException:
-            conn.close()
+        except sqlite3.Error:
+            conn.close()  # a connection that failed is not reused
             raise
+        except BaseException:
+            self._release(conn, poolable)
+            raise
+        self._release(conn, poolable)
+
+    def _release(self, conn: sqlite3.Connection, poolable: bool) -> None:
         if poolable and not self._closed and self._pool.qsize() < self._pool_size:
             self._pool.put(conn)
         else:
