@@ -8,6 +8,7 @@ and reading (a compaction input past its grace period) raises FileNotFoundError:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +42,13 @@ SPAN_READ_COLUMNS = (
 )
 
 
+# Uncompressed bytes of span rows held in memory at once (a chunk); prompt text makes rows large.
+DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class PlannedBatch:
-    """Segment files to apply together: rows with after < offset <= last."""
+    """Segment files to apply in one transaction: rows with after < offset <= last."""
 
     files: tuple[naming.RangeFile, ...]
     after: int
@@ -51,8 +56,8 @@ class PlannedBatch:
     rows: int
 
 
-def num_rows(path: Path) -> int:
-    """Rows of a segment file, after checking its schema version and columns (footer only)."""
+def _open(path: Path) -> pq.ParquetFile:
+    """The file with its schema version and columns checked (footer only)."""
     from msgtrace.segments.segment_reader import check_schema
 
     try:
@@ -62,27 +67,88 @@ def num_rows(path: Path) -> int:
     except Exception as exc:  # pyarrow raises several types for a broken file
         raise SegmentCorrupted(f"cannot read segment {path.name}: {exc}", path=str(path)) from exc
     check_schema(path, file.schema_arrow)
-    return int(file.metadata.num_rows)
+    return file
 
 
-def plan_batches(data_dir: Path, after: int, batch_rows: int) -> list[PlannedBatch]:
+def plan_batches(
+    data_dir: Path, after: int, batch_rows: int, batch_bytes: int = 4 * DEFAULT_CHUNK_BYTES
+) -> list[PlannedBatch]:
     """Pending segment files (last offset above `after`) grouped into batches of about
-    `batch_rows` rows, in offset order."""
+    `batch_rows` rows or `batch_bytes` uncompressed bytes, in offset order."""
     batches: list[PlannedBatch] = []
     current: list[naming.RangeFile] = []
-    rows = 0
+    rows = size = 0
     start = after
     for f in naming.live_segments(data_dir):
         if f.last <= after:
             continue
+        meta = _open(f.path).metadata
         current.append(f)
-        rows += num_rows(f.path)
-        if rows >= batch_rows:
+        rows += meta.num_rows
+        size += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if rows >= batch_rows or size >= batch_bytes:
             batches.append(PlannedBatch(tuple(current), start, f.last, rows))
-            start, current, rows = f.last, [], 0
+            start, current, rows, size = f.last, [], 0, 0
     if current:
         batches.append(PlannedBatch(tuple(current), start, current[-1].last, rows))
     return batches
+
+
+def read_chunks(
+    files: tuple[naming.RangeFile, ...] | list[naming.RangeFile],
+    after: int,
+    upto: int | None = None,
+    trace_ids: list[str] | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> Iterator[pl.DataFrame]:
+    """Span rows of `files` with after < offset (<= upto), optionally only some traces, in
+    chunks of about `chunk_bytes` uncompressed bytes (whole row groups; at least one)."""
+    pending: list[pl.DataFrame] = []
+    size = 0
+    for f in files:
+        file = _open(f.path)
+        meta = file.metadata
+        groups: list[int] = []
+        group_bytes = 0
+        for i in range(meta.num_row_groups):
+            groups.append(i)
+            group_bytes += meta.row_group(i).total_byte_size
+            if group_bytes >= chunk_bytes or i == meta.num_row_groups - 1:
+                frame = _read_groups(file, f, groups, after, upto, trace_ids)
+                pending.append(frame)
+                size += group_bytes
+                groups, group_bytes = [], 0
+                if size >= chunk_bytes:
+                    yield pl.concat(pending, how="vertical_relaxed")
+                    pending, size = [], 0
+    if pending:
+        yield pl.concat(pending, how="vertical_relaxed")
+
+
+def _read_groups(
+    file: pq.ParquetFile,
+    f: naming.RangeFile,
+    groups: list[int],
+    after: int,
+    upto: int | None,
+    trace_ids: list[str] | None,
+) -> pl.DataFrame:
+    try:
+        table = file.read_row_groups(groups, columns=list(SPAN_READ_COLUMNS))
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise SegmentCorrupted(f"cannot read segment {f.path.name}: {exc}", path=str(f.path)) from exc
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if f.first <= after or (upto is not None and f.last > upto):
+        cond = pl.col("offset") > after
+        if upto is not None:
+            cond = cond & (pl.col("offset") <= upto)
+        frame = frame.filter(cond)
+    if trace_ids is not None:
+        frame = frame.filter(pl.col("trace_id").is_in(trace_ids))
+    return frame
 
 
 def read_spans(
@@ -91,28 +157,9 @@ def read_spans(
     upto: int | None = None,
     trace_ids: list[str] | None = None,
 ) -> pl.DataFrame:
-    """Span rows of `files` with after < offset (<= upto), optionally only some traces."""
-    frames = []
-    for f in files:
-        try:
-            frame = pl.read_parquet(f.path, columns=list(SPAN_READ_COLUMNS))
-        except FileNotFoundError:
-            raise
-        except Exception as exc:
-            raise SegmentCorrupted(
-                f"cannot read segment {f.path.name}: {exc}", path=str(f.path)
-            ) from exc
-        if f.first <= after or (upto is not None and f.last > upto):
-            cond = pl.col("offset") > after
-            if upto is not None:
-                cond = cond & (pl.col("offset") <= upto)
-            frame = frame.filter(cond)
-        if trace_ids is not None:
-            frame = frame.filter(pl.col("trace_id").is_in(trace_ids))
-        frames.append(frame)
-    if not frames:
-        return empty_spans()
-    return pl.concat(frames, how="vertical_relaxed")
+    """All of `read_chunks` in one frame (for small reads: late-tombstone re-reads)."""
+    frames = list(read_chunks(files, after, upto, trace_ids, chunk_bytes=1 << 62))
+    return pl.concat(frames, how="vertical_relaxed") if frames else empty_spans()
 
 
 _POLARS_TYPES = {"int64": pl.Int64, "int8": pl.Int8, "string": pl.String}

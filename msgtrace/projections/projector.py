@@ -135,10 +135,12 @@ class Projector:
         price_table: Path | None = None,
         batch_spans: int = DEFAULT_BATCH_SPANS,
         views: Sequence[View] = BUILTIN_VIEWS,
+        chunk_bytes: int = log_source.DEFAULT_CHUNK_BYTES,
     ) -> None:
         """`views`: the derived views maintained besides spans and traces (see views.py);
         pass `[*BUILTIN_VIEWS, YourView()]` to add one."""
         self.views = tuple(views)
+        self.chunk_bytes = chunk_bytes
         self.data_dir = Path(data_dir)
         self.db_path = Path(db_path)
         self.prices = PriceTable.load(price_table)
@@ -260,11 +262,6 @@ class Projector:
 
     def _apply_batch(self, batch: log_source.PlannedBatch | None, planned: _Checkpoints) -> bool:
         """Apply `batch` (or only new tombstones when None). Returns whether anything changed."""
-        rows = (
-            log_source.read_spans(batch.files, batch.after, batch.last)
-            if batch is not None
-            else log_source.empty_spans()
-        )
         tombs = log_source.read_tombstones(self.data_dir, planned.tombstones)
         if batch is None and tombs.height == 0:
             return False
@@ -277,7 +274,17 @@ class Projector:
             tombs = tombs.filter(pl.col("offset") > cp.tombstones)
             if batch is not None:  # later tombstones wait for their batch (or the final pass)
                 tombs = tombs.filter(pl.col("offset") <= batch.last)
-            self._apply(rows, tombs, cp.segments)
+            # memory stays bounded: the batch is read and applied chunk by chunk, all in this
+            # one transaction (the result does not depend on the chunking)
+            chunks = (
+                log_source.read_chunks(
+                    batch.files, batch.after, batch.last, chunk_bytes=self.chunk_bytes
+                )
+                if batch is not None
+                else iter([log_source.empty_spans()])
+            )
+            for i, rows in enumerate(chunks):
+                self._apply(rows, tombs if i == 0 else tombs.clear(), cp.segments)
             seg_cp = batch.last if batch is not None else cp.segments
             tomb_cp = max([cp.tombstones, *tombs.get_column("offset").to_list()])
             sqlite_writer.set_meta(conn, "segments_checkpoint", seg_cp)
@@ -328,9 +335,13 @@ class Projector:
         )
         old = self._load_state()
         survivors = _visible(old, kill)
-        fresh = rows.join(
-            survivors.select("trace_id", "span_id"), on=["trace_id", "span_id"], how="anti"
-        )
+        # the lowest visible offset of a span wins, whatever order its copies are read in
+        keys = ["trace_id", "span_id"]
+        stored = survivors.select(*keys, pl.col("log_offset").alias("_stored"))
+        earlier = rows.join(stored, on=keys).filter(pl.col("log_offset") < pl.col("_stored"))
+        if earlier.height:
+            survivors = survivors.join(earlier.select(keys), on=keys, how="anti")
+        fresh = rows.join(survivors.select(keys), on=keys, how="anti")
         fresh, unpriced = normalise_frame(_segment_to_span(fresh), self.prices)
 
         fresh_state = fresh.with_columns(pl.lit(False).alias("counts_usage")).select(STATE_COLUMNS)

@@ -65,7 +65,14 @@ def span(
     }
 
 
-def _write(path: Path, table: pa.Table, first: int, last: int, kind: bytes) -> None:
+def _write(
+    path: Path,
+    table: pa.Table,
+    first: int,
+    last: int,
+    kind: bytes,
+    row_group_size: int | None = None,
+) -> None:
     meta = {
         schema.META_SCHEMA_VERSION: str(schema.SCHEMA_VERSION).encode(),
         schema.META_FIRST_OFFSET: str(first).encode(),
@@ -75,14 +82,18 @@ def _write(path: Path, table: pa.Table, first: int, last: int, kind: bytes) -> N
     table = table.replace_schema_metadata(meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / naming.tmp_name(path.name)
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
 def write_segment(
-    data_dir: Path, requests: Iterable[Iterable[Mapping[str, Any]]], first: int
+    data_dir: Path,
+    requests: Iterable[Iterable[Mapping[str, Any]]],
+    first: int,
+    *,
+    row_group_size: int | None = None,
 ) -> tuple[int, Path]:
     """One segment of consecutive requests starting at offset `first` (each request one offset).
 
@@ -96,7 +107,7 @@ def write_segment(
     rows.sort(key=lambda r: (r["trace_id"], r["start_time_unix_nano"]))
     table = pa.Table.from_pylist(rows, schema=schema.span_schema())
     path = data_dir / naming.SEGMENTS_DIR / naming.range_name(first, last, naming.SEGMENT_SUFFIX)
-    _write(path, table, first, last, b"spans")
+    _write(path, table, first, last, b"spans", row_group_size)
     return last, path
 
 

@@ -102,13 +102,21 @@ def deliveries(
     return spans, segments, draw(st.integers(1, 20))
 
 
-def _views(segments: list[list[list[dict[str, Any]]]], batch: int, apply_each: bool) -> dict:
+def _views(
+    segments: list[list[list[dict[str, Any]]]],
+    batch: int,
+    apply_each: bool,
+    row_group: int | None = None,
+) -> dict:
+    """Views after applying `segments`; with `row_group`, files have row groups of that many
+    rows and every row group is its own chunk."""
     with tempfile.TemporaryDirectory() as tmp:
         data, db = Path(tmp) / "data", Path(tmp) / "db.sqlite"
         offset = 1
-        with Projector(data, db, batch_spans=batch) as p:
+        chunk = 1 if row_group else 1 << 40
+        with Projector(data, db, batch_spans=batch, chunk_bytes=chunk) as p:
             for requests in segments:
-                last, _ = write_segment(data, requests, offset)
+                last, _ = write_segment(data, requests, offset, row_group_size=row_group)
                 offset = last + 1
                 if apply_each:
                     p.apply_pending()
@@ -117,13 +125,15 @@ def _views(segments: list[list[list[dict[str, Any]]]], batch: int, apply_each: b
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(deliveries(), st.booleans())
+@given(deliveries(), st.booleans(), st.sampled_from([None, 1, 2, 5]))
 def test_views_equal_in_order_application(
-    case: tuple[list[dict[str, Any]], list[list[list[dict[str, Any]]]], int], apply_each: bool
+    case: tuple[list[dict[str, Any]], list[list[list[dict[str, Any]]]], int],
+    apply_each: bool,
+    row_group: int | None,
 ) -> None:
     spans, segments, batch = case
     expected = _views([[spans]], 10_000, apply_each=False)
-    assert _views(segments, batch, apply_each) == expected
+    assert _views(segments, batch, apply_each, row_group) == expected
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
