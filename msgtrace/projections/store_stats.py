@@ -189,11 +189,16 @@ def _resolve_bucket(
             raise QueryError(f"bucket: must be a positive multiple of 60 seconds (got {bucket})")
         step = bucket
     else:
-        lo, hi = conn.execute(
-            f"SELECT min(bucket_start), max(bucket_start) FROM {table}"
-        ).fetchone()
-        start_s = start_time // NS if start_time is not None else (lo or 0)
-        end_s = end_time // NS if end_time is not None else (hi or start_s)
+        # min() and max() in separate statements: each is then one index seek (together they scan)
+        if start_time is not None:
+            start_s = start_time // NS
+        else:
+            start_s = conn.execute(f"SELECT min(bucket_start) FROM {table}").fetchone()[0] or 0
+        if end_time is not None:
+            end_s = end_time // NS
+        else:
+            hi = conn.execute(f"SELECT max(bucket_start) FROM {table}").fetchone()[0]
+            end_s = hi if hi is not None else start_s
         step = auto_bucket(start_s, end_s)
     return step
 
