@@ -138,7 +138,7 @@ def main() -> int:
     args = bench_arguments(__doc__.split("\n")[0] if __doc__ else "").parse_args()
     n_rep = repeats(args, full=3, quick=2)
     n_a = 50_000 if args.quick else 100_000
-    n_b = 25_000 if args.quick else 50_000
+    n_b = 25_000 if args.quick else 100_000
     load_corpus(n_a, variant="realistic", seed=0)
     load_corpus(n_b, variant="realistic", seed=1)
     corpus_a = corpus_path(n_a, variant="realistic", seed=0)

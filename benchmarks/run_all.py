@@ -150,7 +150,8 @@ def render(results: dict[str, dict[str, Any]], info: dict[str, Any], quick: bool
         f"{info.get('memory_gib', '?')} GiB memory, {info.get('os')} {info.get('machine')}",
         f"- Python {info.get('python')}; {pk}",
         f"- Commit {info.get('commit', '?')}, run {info.get('date', '?')}, "
-        f"load average at start {', '.join(f'{x:.2f}' for x in info.get('loadavg', []))}",
+        f"load average at start {', '.join(f'{x:.2f}' for x in info.get('loadavg', []))} "
+        "(a section run separately says so under its table)",
         "",
         "**Noise.** These figures come from a small shared machine: other work was running at the "
         "same time, so spreads are wide and medians are conservative. Compare figures from the same "
@@ -170,7 +171,9 @@ def render(results: dict[str, dict[str, Any]], info: dict[str, Any], quick: bool
                       r.get("stderr", "").strip()[-1200:], "```", ""]
             continue
         lines.append(markdown(r).rstrip())
-        lines.append(f"\n_{r.get('seconds', 0):.0f} s; mode: {'quick' if r.get('quick', quick) else 'full'}._\n")
+        mode = "quick" if r.get("quick", quick) else "full"
+        lines.append(f"\n_{r.get('seconds', 0):.0f} s, {mode} mode, run {r.get('run_at', '?')} "
+                     f"at commit {r.get('commit', '?')}._\n")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -212,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.quick:
             timeout = max(120, timeout / 3)
         fresh[name] = run_one(name, args.quick, min(timeout, left))
-        fresh[name]["quick"] = args.quick
+        fresh[name].update(quick=args.quick, run_at=info["date"], commit=info.get("commit", "?"))
         status = fresh[name].get("error", "ok")
         print(f"   bench_{name}: {status} ({fresh[name].get('seconds', 0):.0f} s)", file=sys.stderr)
     merged = {n: fresh.get(n) or previous[n] for n in discover() if n in fresh or n in previous}
