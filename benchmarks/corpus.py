@@ -195,7 +195,11 @@ class _Gen:
         self.blob = " ".join(blob_rng.choices(_WORDS, k=60_000))
 
     def _id(self, n_bytes: int) -> bytes:
-        return self.rng.getrandbits(n_bytes * 8).to_bytes(n_bytes, "big") or b"\x01"
+        """Random non-zero id of ``n_bytes`` (OTLP treats all-zero trace/span ids as invalid)."""
+        value = 0
+        while value == 0:
+            value = self.rng.getrandbits(n_bytes * 8)
+        return value.to_bytes(n_bytes, "big")
 
     def _text(self, lo: int, hi: int) -> str:
         n = self.rng.randint(lo, hi)

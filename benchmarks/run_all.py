@@ -33,7 +33,7 @@ RESULTS_JSON = WORK_DIR / "results.json"
 BUDGET_S = 29 * 60
 # Run order: cheap ceilings first, then components, then the end-to-end comparisons.
 ORDER = ("limits", "codec", "log", "projection", "ingest", "read", "phoenix", "ui")
-# Per-benchmark timeouts (seconds) for full runs; --quick uses a third of these (min 120 s).
+# Per-benchmark timeouts (seconds) for full runs; --quick uses half of these (min 150 s).
 TIMEOUTS = {"limits": 180, "ingest": 480, "phoenix": 720, "read": 600, "ui": 300}
 DEFAULT_TIMEOUT = 300
 PACKAGES = ("msgtrace", "protobuf", "opentelemetry-proto", "pyarrow", "polars", "fastapi",
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         timeout = float(TIMEOUTS.get(name, DEFAULT_TIMEOUT))
         if args.quick:
-            timeout = max(120, timeout / 3)
+            timeout = max(150.0, timeout / 2)
         fresh[name] = run_one(name, args.quick, min(timeout, left))
         fresh[name].update(quick=args.quick, run_at=info["date"], commit=info.get("commit", "?"))
         status = fresh[name].get("error", "ok")
