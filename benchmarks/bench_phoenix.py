@@ -47,6 +47,7 @@ from benchmarks.common import (
     RssSampler,
     bench_arguments,
     command_line,
+    die_with_parent,
     dir_bytes,
     emit,
     fmt_value,
@@ -129,7 +130,8 @@ class PhoenixServer:
         with log_file.open("ab") as out:
             self.proc = subprocess.Popen(
                 [str(phoenix_python()), "-m", "phoenix.server.main", "serve"], stdout=out,
-                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -20,6 +20,7 @@ everywhere: ``--quick`` must keep a benchmark under about two minutes on a 2-cor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -221,6 +222,19 @@ def tree_rss_bytes(pid: int) -> int:
     return total
 
 
+def die_with_parent() -> None:
+    """``preexec_fn`` for benchmark servers: SIGTERM the child when the benchmark process dies.
+
+    Servers run in their own session (so a crash test can SIGKILL the group), which also means
+    nothing else stops them if the benchmark is killed (e.g. by run_all's timeout); this does.
+    """
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class RssSampler:
     """Samples ``tree_rss_bytes(pid)`` every ``interval`` seconds in a thread; keeps the peak."""
 
@@ -287,7 +301,8 @@ class MsgtraceServer:
                *self.args]
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                         cwd=REPO_DIR, start_new_session=True)
+                                         cwd=REPO_DIR, start_new_session=True,
+                                         preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from benchmarks.common import percentile
+from benchmarks.common import die_with_parent, percentile
 from benchmarks.corpus import read_corpus
 
 RETRY_STATUSES = (429, 503)
@@ -313,7 +313,7 @@ async def serve_trivial() -> None:
 def start_trivial_server() -> tuple[subprocess.Popen[str], str]:
     """Start ``serve_trivial`` in a child process; returns (process, OTLP URL)."""
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.loadgen", "--serve-trivial"],
-                            stdout=subprocess.PIPE, text=True,
+                            stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent,
                             cwd=Path(__file__).resolve().parent.parent)
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
