@@ -35,12 +35,12 @@ from msgtrace.projections.store_rows import (
     SPAN_COLUMNS,
     SPAN_JSON_SQL,
     SUMMARY_COLUMNS,
+    complete_span_json,
     segment_row,
     span_dict,
     span_from_row,
     summary_dict,
     summary_from_row,
-    with_events_links,
 )
 
 P = ParamSpec("P")
@@ -282,13 +282,14 @@ class ReadStore:
             if row is None:
                 return None
             spans = conn.execute(
-                f"SELECT span_id, parent_span_id, {SPAN_JSON_SQL}, events, links FROM spans"
+                f"SELECT span_id, parent_span_id, {SPAN_JSON_SQL}, attributes, resource_attributes,"
+                " events, links FROM spans"
                 " WHERE trace_id = ?"
                 " ORDER BY start_time, span_id",
                 (trace_id,),
             ).fetchall()
         return summary_dict(row), [
-            (s[0], s[1] or None, with_events_links(s[2], s[3], s[4])) for s in spans
+            (s[0], s[1] or None, complete_span_json(s[2], s[3], s[4], s[5], s[6])) for s in spans
         ]
 
     def get_trace_json(self, trace_id: str) -> bytes | None:
