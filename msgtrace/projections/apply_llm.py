@@ -124,9 +124,16 @@ def normalise_frame(spans: pl.DataFrame, prices: llm.PriceTable) -> tuple[pl.Dat
         ).alias("workflow_name"),
     )
     fields, unpriced = _apply_prices(fields, prices, has_io)
-    fields = fields.select(list(LLM_COLUMNS)).with_columns(sub_idx.alias("__i"))
-    out = spans.with_columns(idx).join(fields, on="__i", how="left").sort("__i").drop("__i")
-    return out, unpriced
+    fields = fields.select(list(LLM_COLUMNS))
+    if fields.height != spans.height:
+        # scatter the decoded rows back to their positions; only the narrow columns move
+        fields = (
+            idx.to_frame()
+            .join(fields.with_columns(sub_idx.alias("__i")), on="__i", how="left")
+            .sort("__i")
+            .drop("__i")
+        )
+    return spans.hstack(fields), unpriced
 
 
 def _apply_prices(

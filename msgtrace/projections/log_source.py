@@ -43,7 +43,7 @@ SPAN_READ_COLUMNS = (
 
 
 # Uncompressed bytes of span rows held in memory at once (a chunk); prompt text makes rows large.
-DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,9 @@ def _read_groups(
     except FileNotFoundError:
         raise
     except Exception as exc:
-        raise SegmentCorrupted(f"cannot read segment {f.path.name}: {exc}", path=str(f.path)) from exc
+        raise SegmentCorrupted(
+            f"cannot read segment {f.path.name}: {exc}", path=str(f.path)
+        ) from exc
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     if f.first <= after or (upto is not None and f.last > upto):

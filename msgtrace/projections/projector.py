@@ -415,10 +415,11 @@ class Projector:
                 flipped.select(pl.col("counts_usage").cast(pl.Int64), *keys).rows(),
             )
         if fresh.height:
-            counted = fresh.drop("counts_usage", strict=False).join(
-                state.select(*keys, "counts_usage"), on=keys, how="left"
+            flags = fresh.select(keys).join(
+                state.select(*keys, "counts_usage"), on=keys, how="left", maintain_order="left"
             )
-            out = counted.sort("trace_id", "span_id").select(
+            counted = fresh.drop("counts_usage", strict=False).hstack([flags["counts_usage"]])
+            out = counted.select(
                 [
                     pl.col("counts_usage").cast(pl.Int64) if c == "counts_usage" else pl.col(c)
                     for c in SPAN_INSERT_COLUMNS
