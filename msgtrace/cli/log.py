@@ -23,19 +23,19 @@ import typer
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Data dir [env MSGTRACE_DATA_DIR; default ./msgtrace-data]"),
+    typer.Option("--data-dir", help="Data dir (env MSGTRACE_DATA_DIR; default ./msgtrace-data)"),
 ]
 DbPath = Annotated[
     Path | None,
     typer.Option(
-        "--db-path", help="SQLite views [env MSGTRACE_DB_PATH; default <data-dir>/msgtrace.db]"
+        "--db-path", help="SQLite views (env MSGTRACE_DB_PATH; default <data-dir>/msgtrace.db)"
     ),
 ]
 PriceTableOpt = Annotated[
     Path | None,
     typer.Option(
         "--price-table",
-        help="JSON model prices merged over the shipped table [env MSGTRACE_PRICE_TABLE]",
+        help="JSON model prices merged over the shipped table (env MSGTRACE_PRICE_TABLE)",
     ),
 ]
 
