@@ -15,7 +15,8 @@ store in a temporary ``PHOENIX_WORKING_DIR``. For each system and repeat, on a f
   generator finishes. msgtrace is restarted on its data dir and counted once it has caught up;
   Phoenix's SQLite file is counted directly. **Lost** = acknowledged - recovered.
 
-Read queries: msgtrace ``GET /api/v1/traces?limit=50`` and ``GET /api/v1/traces/{id}``; Phoenix
+A health check on the same keep-alive connection shows each server's HTTP round-trip floor, so
+read latencies can be split into transport and query time. Read queries: msgtrace ``GET /api/v1/traces?limit=50`` and ``GET /api/v1/traces/{id}``; Phoenix
 ``GET /v1/projects/default/traces?limit=50`` and ``.../traces?...&include_spans=true`` filtered to
 one trace where the version offers it, otherwise the GraphQL queries its UI sends.
 """
@@ -284,6 +285,7 @@ def run_msgtrace(corpus: Path, n_spans: int, trace_ids: list[str], work: Path, c
         with httpx.Client(base_url=srv.url, timeout=60) as client:
             done, n, _ = wait_until(lambda: msgtrace_count(client), load["spans_acked"])
             out["all_queryable_unix"], out["stored"] = done, n
+            out["health_ms"] = latency_ms(lambda: client.get("/health"), READ_SAMPLES)
             out["list_ms"] = latency_ms(lambda: client.get("/api/v1/traces", params={"limit": 50}),
                                         READ_SAMPLES)
             out["detail_ms"] = timed_each(lambda t: client.get(f"/api/v1/traces/{t}"), trace_ids)
@@ -314,6 +316,7 @@ def run_phoenix(corpus: Path, n_spans: int, trace_ids: list[str], work: Path, cr
         with httpx.Client(base_url=srv.url, timeout=60) as client:
             list_call, detail_call, how = phoenix_readers(client, trace_ids)
             out["read_how"] = how
+            out["health_ms"] = latency_ms(lambda: client.get("/healthz"), READ_SAMPLES)
             out["list_ms"] = latency_ms(list_call, READ_SAMPLES)
             out["detail_ms"] = timed_each(detail_call, trace_ids)
         out["disk_bytes"] = dir_bytes(wd)
@@ -370,6 +373,8 @@ def main() -> int:
         ("queryable when the load ended", "spans", lambda r, c: r["queryable_at_end"]),
         ("acked spans lost to SIGKILL at load end", "spans",
          lambda r, c: c["load"]["spans_acked"] - c["recovered"]),
+        ("health check p50 (HTTP round trip floor)", "ms",
+         lambda r, c: percentile(r["health_ms"], 50)),
         ("trace list p50 (50 traces)", "ms", lambda r, c: percentile(r["list_ms"], 50)),
         ("trace list p95 (50 traces)", "ms", lambda r, c: percentile(r["list_ms"], 95)),
         ("trace detail p50", "ms", lambda r, c: percentile(r["detail_ms"], 50)),
