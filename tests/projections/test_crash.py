@@ -174,3 +174,43 @@ def test_worker_rejects_a_bad_price_table(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "expected an object" in proc.stderr
+
+
+@pytest.mark.slow
+def test_reindex_while_the_worker_runs(tmp_path: Path) -> None:
+    """Two writers on one database (the server's worker and `msgtrace reindex`) re-plan around
+    each other's batches; the result is the views of the whole log."""
+    rng = random.Random(3)
+    data, db, log = tmp_path / "data", tmp_path / "views.db", tmp_path / "worker.log"
+    last = build_log(data, rng)
+    proc = start_worker(data, db, log)
+    try:
+        deadline = time.monotonic() + 120
+        while checkpoint(db) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        reindex = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "msgtrace",
+                "reindex",
+                "--data-dir",
+                str(data),
+                "--db-path",
+                str(db),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert reindex.returncode == 0, reindex.stderr
+        while checkpoint(db, "checkpoint") < last and time.monotonic() < deadline + 180:
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    assert checkpoint(db, "checkpoint") == last
+    with Projector(data, tmp_path / "clean.db") as clean:
+        clean.reindex()
+    tables = (*VIEWS, "spans", "tombstones")
+    assert dump(db, tables) == dump(tmp_path / "clean.db", tables)
