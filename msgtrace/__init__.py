@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from msgtrace import _msgflux_coexist
 from msgtrace.core.version import VERSION as __version__
+
 __msgtrace_server__ = True
 
 __all__ = [
