@@ -139,3 +139,14 @@ def test_static_routes_cannot_escape(server_factory: Any) -> None:
         assert "root:" not in r.text and "[project]" not in r.text
     r = httpx.get(f"{server.url}/traces/abc?span=def")
     assert r.status_code == 200 and "<html" in r.text.lower()
+
+
+def test_listening_socket_disables_nagle() -> None:
+    """Accepted connections inherit TCP_NODELAY; without it keep-alive responses wait ~40 ms."""
+    from msgtrace.api.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        sock.close()
