@@ -375,8 +375,8 @@ class Projector:
         ).fetchone()
         kill_all = int(all_row[0]) if all_row and all_row[0] is not None else 0
         per_trace = self.conn.execute(
-            "SELECT t.trace_id, max(t.log_offset) FROM tombstones t "
-            f"JOIN {TOUCHED_TABLE} u ON u.trace_id = t.trace_id GROUP BY t.trace_id"
+            f"SELECT t.trace_id, max(t.log_offset) FROM {TOUCHED_TABLE} u "
+            "CROSS JOIN tombstones t ON t.trace_id = u.trace_id GROUP BY t.trace_id"
         ).fetchall()
         frame = pl.DataFrame(
             per_trace, schema={"trace_id": pl.String, "_kill": pl.Int64}, orient="row"
@@ -386,9 +386,9 @@ class Projector:
 
     def _load_state(self) -> pl.DataFrame:
         cur = self.conn.execute(
-            f"SELECT {', '.join('s.' + c for c in STATE_COLUMNS)} FROM spans s "
-            f"JOIN {TOUCHED_TABLE} u ON u.trace_id = s.trace_id"
-        )
+            f"SELECT {', '.join('s.' + c for c in STATE_COLUMNS)} FROM {TOUCHED_TABLE} u "
+            "CROSS JOIN spans s ON s.trace_id = u.trace_id"
+        )  # CROSS JOIN pins the loop order: without statistics SQLite scans all of spans
         return pl.DataFrame(cur.fetchall(), schema=_STATE_SCHEMA, orient="row").with_columns(
             pl.col("counts_usage").cast(pl.Boolean)
         )
