@@ -110,10 +110,9 @@ def live_router(store: ReadStore, hub: LiveHub, keepalive_s: float) -> APIRouter
     async def live(
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     ) -> StreamingResponse:
-        resume = parse_live_cursor(last_event_id) if last_event_id else None
-        queue = await hub.subscribe()
+        resume = parse_live_cursor(last_event_id) if last_event_id else None  # 400 if malformed
         return StreamingResponse(
-            _stream(store, hub, queue, last_event_id if resume else None, keepalive_s),
+            _stream(store, hub, last_event_id if resume else None, keepalive_s),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -122,13 +121,12 @@ def live_router(store: ReadStore, hub: LiveHub, keepalive_s: float) -> APIRouter
 
 
 async def _stream(
-    store: ReadStore,
-    hub: LiveHub,
-    queue: asyncio.Queue[LiveEvent | None],
-    resume_from: str | None,
-    keepalive_s: float,
+    store: ReadStore, hub: LiveHub, resume_from: str | None, keepalive_s: float
 ) -> AsyncIterator[bytes]:
+    """Subscribe first, then replay the backlog after `resume_from`, then follow the hub; the
+    subscription lives exactly as long as this generator (released in `finally`)."""
     last: tuple[int, str] | None = None
+    queue = await hub.subscribe()
     try:
         yield b"retry: 2000\n: connected\n\n"
         cursor = resume_from

@@ -48,13 +48,23 @@ def live(tmp_path: Path) -> Iterator[tuple[LiveServer, ViewsBuilder]]:
     views.close()
 
 
+def connected(response: httpx.Response) -> Iterator[str]:
+    """The stream's lines, read up to the `: connected` comment (from there on it is subscribed)."""
+    lines = response.iter_lines()
+    for line in lines:
+        if line.startswith(": connected"):
+            return lines
+    raise AssertionError("stream ended before ': connected'")
+
+
 def read_events(
-    response: httpx.Response, want: int, *, stop_on_comment: str | None = None
+    lines: Iterator[str], want: int, *, stop_on_comment: str | None = None
 ) -> list[dict[str, str]]:
     """Parse SSE frames until `want` events (or a comment starting with `stop_on_comment`)."""
     events: list[dict[str, str]] = []
     frame: dict[str, str] = {}
-    for line in response.iter_lines():
+    for n, line in enumerate(lines):
+        assert n < 2000, "no event arrived"  # keep-alives every 0.5 s: about 15 minutes at most
         if line == "":
             if "data" in frame or "comment" in frame:  # skip the `retry:` preamble
                 events.append(frame)
@@ -79,10 +89,11 @@ def test_new_traces_arrive_and_resume_by_last_event_id(
         with client.stream("GET", "/api/v1/live") as r:
             assert r.status_code == 200
             assert r.headers["content-type"].startswith("text/event-stream")
+            lines = connected(r)
             views.add_trace(
                 tid(2), [SpanSpec(sid(2), "new", BASE + 1, 5.0)], workflow="wf2", updated_at=200
             )
-            [event] = read_events(r, 1)
+            [event] = read_events(lines, 1)
         assert event["event"] == "trace"
         data = orjson.loads(event["data"])
         assert data["trace_id"] == tid(2) and data["workflow_name"] == "wf2"
@@ -92,7 +103,7 @@ def test_new_traces_arrive_and_resume_by_last_event_id(
         views.add_trace(tid(3), [SpanSpec(sid(3), "n3", BASE + 2, 5.0)], updated_at=300)
         views.add_trace(tid(4), [SpanSpec(sid(4), "n4", BASE + 3, 5.0)], updated_at=400)
         with client.stream("GET", "/api/v1/live", headers={"Last-Event-ID": event["id"]}) as r:
-            events = read_events(r, 2)
+            events = read_events(r.iter_lines(), 2)
         assert [orjson.loads(e["data"])["trace_id"] for e in events] == [tid(3), tid(4)]
         assert [e["id"] for e in events] == [f"300-{tid(3)}", f"400-{tid(4)}"]
 
@@ -103,7 +114,7 @@ def test_keep_alive_comments(live: tuple[LiveServer, ViewsBuilder]) -> None:
         httpx.Client(base_url=server.url, timeout=30) as client,
         client.stream("GET", "/api/v1/live") as r,
     ):
-        [frame] = read_events(r, 1, stop_on_comment="keep-alive")
+        [frame] = read_events(r.iter_lines(), 1, stop_on_comment="keep-alive")
     assert frame == {"comment": "keep-alive"}
 
 
@@ -113,8 +124,9 @@ def test_delete_is_announced(live: tuple[LiveServer, ViewsBuilder]) -> None:
         httpx.Client(base_url=server.url, timeout=30) as client,
         client.stream("GET", "/api/v1/live") as r,
     ):
+        lines = connected(r)
         assert client.delete(f"/api/v1/traces/{tid(1)}").status_code == 200
-        [event] = read_events(r, 1)
+        [event] = read_events(lines, 1)
     assert event["event"] == "deleted"
     assert orjson.loads(event["data"]) == {"trace_id": tid(1)}
 
@@ -134,8 +146,9 @@ def test_many_subscribers_share_one_poller(live: tuple[LiveServer, ViewsBuilder]
         c1.stream("GET", "/api/v1/live") as r1,
         c2.stream("GET", "/api/v1/live") as r2,
     ):
+        lines1, lines2 = connected(r1), connected(r2)
         views.add_trace(tid(7), [SpanSpec(sid(7), "x", BASE, 1.0)], updated_at=700)
-        e1 = read_events(r1, 1)
-        e2 = read_events(r2, 1)
+        e1 = read_events(lines1, 1)
+        e2 = read_events(lines2, 1)
     assert e1 == e2
     assert orjson.loads(e1[0]["data"])["trace_id"] == tid(7)
