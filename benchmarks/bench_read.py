@@ -323,7 +323,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     queries: dict[str, Callable[[], Any]] = {
         "query: duration:>5s AND model:claude*": list_op(q="duration:>5s AND model:claude*"),
-        "query: workflow:wf_4 error:true": list_op(q="workflow:wf_4 error:true"),
+        "query: workflow:wf_10 error:true": list_op(q="workflow:wf_10 error:true"),
+        # no trace matches: the page reads every trace of the workflow (worst case of an index)
+        "query: workflow:wf_3 error:true (no match)": list_op(q="workflow:wf_3 error:true"),
         "query: (status:error OR cost:>0.01) -service:svc_1": list_op(
             q="(status:error OR cost:>0.01) -service:svc_1"
         ),
