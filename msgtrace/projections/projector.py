@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (rows applied so far, rows pending at start)
 
 DEFAULT_BATCH_SPANS = 20_000
+# reindex: fewer, larger transactions (memory stays bounded: a batch is read chunk by chunk)
+REINDEX_BATCH_SPANS = 200_000
+REINDEX_BATCH_BYTES = 1 << 30
 MAX_REPLANS = 1000  # plans in one apply_pending; each replan follows another writer's progress
 
 # spans columns the per-trace derivations need (read back for touched traces)
@@ -145,6 +148,7 @@ class Projector:
         self.db_path = Path(db_path)
         self.prices = PriceTable.load(price_table)
         self.batch_spans = batch_spans
+        self.batch_bytes = 4 * chunk_bytes
         self.conn = sqlite_writer.connect(self.db_path)
         if sqlite_writer.needs_rebuild(self.conn):
             log.info("projection schema changed: rebuilding %s", self.db_path)
@@ -179,7 +183,9 @@ class Projector:
         for _plan in range(MAX_REPLANS):
             cp = self._checkpoints()
             try:
-                batches = log_source.plan_batches(self.data_dir, cp.segments, self.batch_spans)
+                batches = log_source.plan_batches(
+                    self.data_dir, cp.segments, self.batch_spans, self.batch_bytes
+                )
             except FileNotFoundError:
                 continue  # the compactor replaced files while we listed them
             total = sum(b.rows for b in batches)
@@ -214,14 +220,22 @@ class Projector:
         """Drop every projection table, recreate them and apply the whole log.
 
         Reader-only indexes are built once at the end (a crash in between is repaired by the
-        next Projector, which recreates missing schema objects)."""
+        next Projector, which recreates missing schema objects). The rebuild runs with
+        synchronous=OFF and large transactions: a process crash keeps the database consistent
+        (WAL), an OS crash at worst loses views that a rerun rebuilds."""
         self._reset(reader_indexes=False)
+        saved = self.batch_spans, self.batch_bytes
+        self.batch_spans = max(self.batch_spans, REINDEX_BATCH_SPANS)
+        self.batch_bytes = max(self.batch_bytes, REINDEX_BATCH_BYTES)
+        self.conn.execute("PRAGMA synchronous=OFF")
         try:
             return self.apply_pending(progress)
         finally:
+            self.batch_spans, self.batch_bytes = saved
             self.conn.execute("BEGIN IMMEDIATE")
             sqlite_writer.create_schema(self.conn, self._view_ddl())
             self.conn.execute("COMMIT")
+            self.conn.execute("PRAGMA synchronous=NORMAL")  # as sqlite_writer.connect sets it
 
     def rewind(self, offset: int) -> None:
         """Make rows above `offset` pending again. Re-applying them changes nothing in the views
