@@ -505,9 +505,15 @@ def _visible(frame: pl.DataFrame, kill: tuple[pl.DataFrame, int]) -> pl.DataFram
 
 
 def _segment_to_span(rows: pl.DataFrame) -> pl.DataFrame:
-    """Segment column names to spans-table names, with duration and typed integers."""
+    """Segment column names to spans-table names, with duration and typed integers.
+
+    A span that ends before it starts (as sent; the log keeps it so) is viewed as instantaneous:
+    end_time = start_time, so no duration in any view is negative.
+    """
     return rows.rename(
         {"start_time_unix_nano": "start_time", "end_time_unix_nano": "end_time"}
+    ).with_columns(
+        pl.max_horizontal("start_time", "end_time").alias("end_time")
     ).with_columns(
         exact_div(pl.col("end_time") - pl.col("start_time"), 1_000_000).alias("duration_ms"),
         pl.col("kind").cast(pl.Int64),
