@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from msgtrace.api.routes_errors import ERROR_RESPONSES, NOT_FOUND_RESPONSES, NotFound, ReadRoute
 from msgtrace.core.errors import QueryError
-from msgtrace.core.models import TraceSummary
+from msgtrace.core.models import MAX_NS, TraceSummary
 from msgtrace.projections.store import ReadStore
 from msgtrace.projections.store_rows import SUMMARY_COLUMNS, summary_dict
 
@@ -272,8 +272,8 @@ def analysis_router(db_path: Path) -> APIRouter:
     )
     async def get_aggregates(
         name: str,
-        start_time: Annotated[int | None, Query(ge=0, description="ns since the epoch")] = None,
-        end_time: Annotated[int | None, Query(ge=0, description="ns since the epoch")] = None,
+        start_time: Annotated[int | None, Query(ge=0, le=MAX_NS, description="ns since the epoch")] = None,
+        end_time: Annotated[int | None, Query(ge=0, le=MAX_NS, description="ns since the epoch")] = None,
         limit_traces: Annotated[int, Query(ge=1, le=MAX_AGGREGATE_TRACES)] = 2000,
     ) -> Response:
         if start_time is not None and end_time is not None and end_time <= start_time:

@@ -133,3 +133,11 @@ async def test_timeline_of_a_large_trace(tmp_path: Path) -> None:
         body = (await c.get(f"/api/v1/traces/{tid(9)}/timeline")).json()
     assert len(body["span_id"]) == 2000
     assert body["start"] == sorted(body["start"])
+
+
+async def test_aggregates_time_bounds_are_validated_not_overflowing(
+    analysis: httpx.AsyncClient,
+) -> None:
+    r = await analysis.get("/api/v1/workflows/chat/aggregates", params={"start_time": 2**70})
+    assert r.status_code == 422
+    assert "start_time" in r.text
