@@ -139,5 +139,5 @@ async def test_aggregates_time_bounds_are_validated_not_overflowing(
     analysis: httpx.AsyncClient,
 ) -> None:
     r = await analysis.get("/api/v1/workflows/chat/aggregates", params={"start_time": 2**70})
-    assert r.status_code == 422
+    assert r.status_code == 400  # the read API reports validation errors as 400 with the field
     assert "start_time" in r.text
