@@ -986,7 +986,13 @@ static struct PyModuleDef module = {
     -1, methods, NULL, NULL, NULL, NULL,
 };
 
+#ifndef SOURCE_DIGEST
+#define SOURCE_DIGEST "" /* setup.py defines it: sha256 of this file, 16 hex digits */
+#endif
+
 PyMODINIT_FUNC PyInit__otlp_native(void) {
     init_tables();
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddStringConstant(m, "SOURCE_DIGEST", SOURCE_DIGEST) < 0) Py_CLEAR(m);
+    return m;
 }

@@ -13,6 +13,9 @@ same order); the text itself may differ in number formatting.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -21,13 +24,36 @@ import pyarrow as pa
 from msgtrace.core.otlp_validate import INT64_MAX, INT64_MIN, Problems
 from msgtrace.core.schema import span_schema
 
-_native: ModuleType | None
-try:
-    from msgtrace.core import _otlp_native as _native  # type: ignore[attr-defined,no-redef]
-except ImportError:  # built without a C compiler
-    _native = None
-
 __all__ = ["AVAILABLE", "decode_table"]
+
+log = logging.getLogger(__name__)
+SOURCE = Path(__file__).with_name("_otlp_native.c")
+
+
+def checked_build(module: ModuleType, source: Path) -> ModuleType | None:
+    """`module` if it was built from `source` (or `source` is not shipped, as in a wheel), else
+    None: a stale in-place build must not decode with old rules."""
+    if not source.exists():
+        return module
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    if getattr(module, "SOURCE_DIGEST", None) == digest:
+        return module
+    log.warning(
+        "%s was built from another version of %s; using the Python decoder until it is rebuilt "
+        "(pip install -e .)", module.__file__, source.name,
+    )
+    return None
+
+
+def _load() -> ModuleType | None:
+    try:
+        from msgtrace.core import _otlp_native  # type: ignore[attr-defined]
+    except ImportError:  # built without a C compiler
+        return None
+    return checked_build(_otlp_native, SOURCE)
+
+
+_native = _load()
 
 AVAILABLE: bool = _native is not None
 """Whether the C extension is importable (otherwise `decode_table` always returns None)."""

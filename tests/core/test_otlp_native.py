@@ -112,6 +112,16 @@ def test_unavailable_extension_returns_none(monkeypatch: pytest.MonkeyPatch) -> 
     assert otlp_native.decode_table(b"", offset=1, received_time_unix_nano=2) is None
 
 
+def test_stale_build_is_not_used(tmp_path: Path) -> None:
+    native = otlp_native._native
+    assert native is not None
+    assert otlp_native.checked_build(native, otlp_native.SOURCE) is native
+    assert otlp_native.checked_build(native, tmp_path / "absent.c") is native  # wheel install
+    edited = tmp_path / "_otlp_native.c"
+    edited.write_bytes(otlp_native.SOURCE.read_bytes() + b"\n")
+    assert otlp_native.checked_build(native, edited) is None
+
+
 def test_offset_outside_int64_returns_none() -> None:
     assert otlp_native.decode_table(b"", offset=2**63, received_time_unix_nano=2) is None
 
