@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py msgtrace/core/_otlp_native.c | cksum | cut -d' ' -f1)
 ARGS   ?=
 
 .PHONY: start test setup setup-dev setup-browser ui ui-check lint pytest bench clean
@@ -12,7 +12,7 @@ ARGS   ?=
 start: $(STAMP)
 	$(BIN)/msgtrace start $(ARGS)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py msgtrace/core/_otlp_native.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,grpc]'
