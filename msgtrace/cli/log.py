@@ -119,7 +119,14 @@ def reindex(
         ):
             spans = projector.reindex(progress)
             checkpoint = projector.checkpoint()
+            skipped = list(projector.quarantined)
         elapsed = time.perf_counter() - started
+        for path in skipped:
+            typer.secho(
+                f"skipped unreadable {path.name}: moved to {path.parent} "
+                "(see `msgtrace segments verify`)",
+                fg="yellow", err=True,
+            )
     traces = _count_traces(db)
     typer.echo(
         f"reindexed {spans:,} spans into {traces:,} traces in {elapsed:.1f}s "

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -225,22 +224,6 @@ class Problem:
     quarantined_to: str | None = None
 
 
-def _quarantine(data_dir: Path, path: Path) -> Path:
-    from msgtrace.segments.journal_format import fsync_dir
-    from msgtrace.segments.naming import QUARANTINE_DIR
-
-    target_dir = data_dir / QUARANTINE_DIR
-    target_dir.mkdir(exist_ok=True)
-    target = target_dir / path.name
-    if target.exists():  # keep earlier evidence: add a suffix
-        target = target_dir / f"{path.name}.{int(datetime.now(tz=UTC).timestamp())}"
-    os.replace(path, target)
-    fsync_dir(path.parent)
-    fsync_dir(target_dir)
-    log.warning("moved %s to %s: it failed verification", path.name, target)
-    return target
-
-
 @segments_app.command()
 def verify(
     data_dir: DataDir = None,
@@ -275,7 +258,12 @@ def verify(
             checked += 1
             if problem is None:
                 continue
-            moved = str(_quarantine(path, file)) if quarantine else None
+            if quarantine:
+                from msgtrace.segments.segment_reader import quarantine as quarantine_file
+
+                moved: str | None = str(quarantine_file(path, file, problem))
+            else:
+                moved = None
             problems.append(Problem(kind, name, problem, moved))
     if as_json:
         typer.echo(json.dumps({"checked": checked, "problems": [asdict(p) for p in problems]}, indent=2))

@@ -8,6 +8,7 @@
     ├── LogError                    the append-only log
     │   ├── JournalCorrupted        a frame failed its checksum outside the torn tail
     │   └── SegmentCorrupted        a segment file is unreadable or has the wrong schema
+    │       └── SegmentTooNew       written by a newer msgtrace (not corrupt: never quarantined)
     ├── DataDirLocked               another process owns the data dir
     └── QueryError                  a filter or query-language expression is invalid (HTTP 400)
 """
@@ -69,6 +70,12 @@ class SegmentCorrupted(LogError):
     def __init__(self, message: str, *, path: str | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.path = path
+
+
+class SegmentTooNew(SegmentCorrupted):
+    """A segment with a schema version this msgtrace cannot read: upgrade, do not quarantine."""
+
+    hint = "upgrade msgtrace to read segments written by a newer version"
 
 
 class DataDirLocked(MsgTraceError):

@@ -24,7 +24,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from msgtrace.core.errors import LogError
+from msgtrace.core.errors import LogError, SegmentCorrupted, SegmentTooNew
 from msgtrace.core.llm import PriceTable
 from msgtrace.projections import apply_traces as traces
 from msgtrace.projections import log_source, sqlite_writer
@@ -149,6 +149,7 @@ class Projector:
         self.prices = PriceTable.load(price_table)
         self.batch_spans = batch_spans
         self.batch_bytes = 4 * chunk_bytes
+        self.quarantined: list[Path] = []  # bad files moved aside by this projector
         self.conn = sqlite_writer.connect(self.db_path)
         if sqlite_writer.needs_rebuild(self.conn):
             log.info("projection schema changed: rebuilding %s", self.db_path)
@@ -188,6 +189,9 @@ class Projector:
                 )
             except FileNotFoundError:
                 continue  # the compactor replaced files while we listed them
+            except SegmentCorrupted as exc:
+                self._quarantine(exc)
+                continue
             total = sum(b.rows for b in batches)
             replanned = False
             for batch in batches:
@@ -196,6 +200,10 @@ class Projector:
                 try:
                     self._apply_batch(batch, cp)
                 except (_Replan, FileNotFoundError):
+                    replanned = True
+                    break
+                except SegmentCorrupted as exc:  # the batch rolled back; plan again without it
+                    self._quarantine(exc)
                     replanned = True
                     break
                 cp = _Checkpoints(batch.last, max(cp.tombstones, self._checkpoints().tombstones))
@@ -209,6 +217,9 @@ class Projector:
                 if self._apply_batch(None, cp):
                     continue
             except (_Replan, FileNotFoundError):
+                continue
+            except SegmentCorrupted as exc:
+                self._quarantine(exc)
                 continue
             return applied
         raise LogError(
@@ -253,6 +264,14 @@ class Projector:
             raise
 
     # -- internals ------------------------------------------------------------------------
+
+    def _quarantine(self, exc: SegmentCorrupted) -> None:
+        """Move the unreadable file aside so the rest of the log keeps being applied."""
+        from msgtrace.segments.segment_reader import quarantine
+
+        if isinstance(exc, SegmentTooNew) or exc.path is None or not Path(exc.path).exists():
+            raise exc
+        self.quarantined.append(quarantine(self.data_dir, Path(exc.path), exc.message))
 
     def _reset(self, *, reader_indexes: bool = True) -> None:
         self.conn.execute("BEGIN IMMEDIATE")

@@ -13,6 +13,7 @@ store_stats.py and read the roll-up tables, never a scan of all traces.
 from __future__ import annotations
 
 import base64
+import os
 import queue
 import sqlite3
 import threading
@@ -98,6 +99,7 @@ class ReadStore:
         self._closed = False
         self._names_cache: tuple[float, list[str] | None] | None = None
         self._aggregates: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
+        self._identity: tuple[int, int] | None = None  # (device, inode) the pool was opened on
 
     # -- connections ----------------------------------------------------------------------------
     def _connect(self) -> tuple[sqlite3.Connection, bool]:
@@ -124,6 +126,7 @@ class ReadStore:
         """A read-only connection inside one read transaction (a consistent snapshot)."""
         if self._closed:
             raise RuntimeError("ReadStore is closed")
+        self._follow_replacement()
         try:
             conn, poolable = self._pool.get_nowait(), True
         except queue.Empty:
@@ -141,6 +144,25 @@ class ReadStore:
             self._release(conn, poolable)
             raise
         self._release(conn, poolable)
+
+    def _follow_replacement(self) -> None:
+        """Drop pooled connections when the database file was replaced or removed (a rebuild from
+        the log after corruption or deletion), so readers see the new file, not the old inode."""
+        try:
+            st = os.stat(self.db_path)
+            identity: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except OSError:
+            identity = None
+        if identity == self._identity:
+            return
+        with self._lock:
+            self._identity = identity
+            self._aggregates.clear()
+            while True:
+                try:
+                    self._pool.get_nowait().close()
+                except queue.Empty:
+                    break
 
     def _release(self, conn: sqlite3.Connection, poolable: bool) -> None:
         if poolable and not self._closed and self._pool.qsize() < self._pool_size:

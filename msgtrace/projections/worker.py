@@ -24,18 +24,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("msgtrace.projections.worker")
 
-SAFETY_INTERVAL_S = 30.0
+SAFETY_INTERVAL_S = 5.0  # also how soon a removed database file is noticed
 
 
 def run(projector: Projector, stop: threading.Event) -> None:
-    """Apply, then wait for log changes, until `stop` is set."""
+    """Apply, then wait for log changes, until `stop` is set or the database file is removed or
+    replaced (the caller then rebuilds the views in a new file)."""
     import watchfiles
 
     dirs = [projector.data_dir / naming.SEGMENTS_DIR, projector.data_dir / naming.TOMBSTONES_DIR]
     for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
-    _apply(projector, stop)
-    while not stop.is_set():
+    identity = _db_identity(projector.db_path)
+    if not _apply(projector, stop):
+        return
+    while not stop.is_set() and _db_identity(projector.db_path) == identity:
         for _changes in watchfiles.watch(
             *dirs,
             stop_event=stop,
@@ -46,9 +49,10 @@ def run(projector: Projector, stop: threading.Event) -> None:
             raise_interrupt=False,
             watch_filter=_is_log_file,
         ):
-            if stop.is_set():
+            if stop.is_set() or not _apply(projector, stop):
                 break
-            _apply(projector, stop)
+            if _db_identity(projector.db_path) != identity:
+                break
 
 
 def _is_log_file(_change: object, path: str) -> bool:
@@ -56,14 +60,25 @@ def _is_log_file(_change: object, path: str) -> bool:
     return name.endswith(naming.SEGMENT_SUFFIX) and not name.startswith(".")
 
 
-def _apply(projector: Projector, stop: threading.Event) -> None:
+def _apply(projector: Projector, stop: threading.Event) -> bool:
+    """Apply what is pending; False when the database itself is damaged (the caller reopens it,
+    which moves a corrupt file aside and rebuilds)."""
+    import sqlite3
+
     try:
         n = projector.apply_pending(stop=stop)
+    except sqlite3.DatabaseError as exc:
+        if type(exc) is sqlite3.DatabaseError:  # malformed image, not a busy or locked database
+            log.error("the views database is damaged (%s); reopening it", exc)
+            return False
+        log.exception("applying the log failed; will retry on the next change")
+        return True
     except Exception:
         log.exception("applying the log failed; will retry on the next change")
-        return
+        return True
     if n:
         log.info("applied %d span rows; checkpoint %d", n, projector.checkpoint())
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop)
     # heavy imports (polars, pyarrow) only after the handlers: a stop during startup is clean
     from msgtrace.core.llm import PriceTable
-    from msgtrace.projections.projector import Projector
 
     if args.price_table is not None:
         try:
@@ -95,18 +109,60 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
     db_path = args.db_path or args.data_dir / "msgtrace.db"
-    with Projector(
-        args.data_dir, db_path, price_table=args.price_table, batch_spans=args.batch_spans
-    ) as projector:
-        log.info(
-            "projector started: %s -> %s (checkpoint %d)",
-            args.data_dir,
-            db_path,
-            projector.checkpoint(),
-        )
-        run(projector, stop)
+    while not stop.is_set():
+        with open_projector(
+            args.data_dir, db_path, price_table=args.price_table, batch_spans=args.batch_spans
+        ) as projector:
+            log.info(
+                "projector started: %s -> %s (checkpoint %d)",
+                args.data_dir,
+                db_path,
+                projector.checkpoint(),
+            )
+            run(projector, stop)
+            if not stop.is_set():
+                log.warning("%s was removed or replaced: rebuilding it from the log", db_path)
     log.info("projector stopped")
     return 0
+
+
+def _db_identity(db_path: Path) -> tuple[int, int] | None:
+    try:
+        st = db_path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def open_projector(
+    data_dir: Path, db_path: Path, *, price_table: Path | None, batch_spans: int
+) -> Projector:
+    """A Projector on `db_path`; a file SQLite cannot read is moved aside (kept as
+    `<name>.corrupt-<ns>`) and the views are rebuilt from the log in a fresh one."""
+    import sqlite3
+    import time
+
+    from msgtrace.projections.projector import Projector
+
+    try:
+        projector = Projector(data_dir, db_path, price_table=price_table, batch_spans=batch_spans)
+        row = projector.conn.execute("PRAGMA quick_check").fetchone()
+        if row is not None and row[0] == "ok":
+            return projector
+        projector.close()
+        problem = str(row[0]) if row else "no answer from quick_check"
+    except sqlite3.DatabaseError as exc:
+        problem = str(exc)
+    aside = db_path.with_name(f"{db_path.name}.corrupt-{time.time_ns()}")
+    for suffix in ("", "-wal", "-shm"):
+        part = db_path.with_name(db_path.name + suffix)
+        if part.exists():
+            part.replace(aside.with_name(aside.name + suffix))
+    log.error(
+        "%s is corrupt (%s): moved it to %s; rebuilding the views from the log",
+        db_path, problem, aside,
+    )
+    return Projector(data_dir, db_path, price_table=price_table, batch_spans=batch_spans)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ input (offset) order of chunks, which keeps memory bounded by one row group.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,10 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from msgtrace.core import schema
-from msgtrace.core.errors import SegmentCorrupted
+from msgtrace.core.errors import SegmentCorrupted, SegmentTooNew
 from msgtrace.segments.journal_format import fsync_dir
 from msgtrace.segments.naming import (
-    QUARANTINE_DIR,
     SEGMENT_SUFFIX,
     SEGMENTS_DIR,
     TOMBSTONES_DIR,
@@ -36,7 +34,7 @@ from msgtrace.segments.naming import (
     list_ranges,
     range_name,
 )
-from msgtrace.segments.segment_reader import read_segment
+from msgtrace.segments.segment_reader import quarantine, read_segment
 from msgtrace.segments.segment_writer import (
     ROW_GROUP_BYTES,
     file_metadata,
@@ -92,14 +90,6 @@ def plan_runs(live: list[RangeFile], policy: CompactionPolicy) -> list[list[Rang
     return runs
 
 
-def _quarantine(data_dir: Path, path: Path) -> None:
-    target_dir = data_dir / QUARANTINE_DIR
-    target_dir.mkdir(exist_ok=True)
-    os.replace(path, target_dir / path.name)
-    fsync_dir(path.parent)
-    log.error("moved %s to %s: it failed verification", path.name, target_dir)
-
-
 def _span_chunks(run: list[RangeFile]) -> Iterator[pa.Table]:
     """Inputs concatenated in offset order, re-cut into sorted chunks of about ROW_GROUP_BYTES."""
     import pyarrow as pa
@@ -147,8 +137,10 @@ def merge_run(data_dir: Path, run: list[RangeFile], *, kind: str) -> Path | None
         if vanished:  # retention (or another pass) deleted an input meanwhile: skip this run
             log.info("skipping a compaction run: %s disappeared while it was read", ", ".join(vanished))
             return None
-        if exc.path:
-            _quarantine(data_dir, Path(exc.path))
+        if isinstance(exc, SegmentTooNew):  # not corrupt: leave it for a newer msgtrace
+            log.error("not compacting: %s", exc)
+        elif exc.path:
+            quarantine(data_dir, Path(exc.path), str(exc))
         return None
     except FileNotFoundError as exc:
         log.info("skipping a compaction run: an input disappeared while it was read (%s)", exc)

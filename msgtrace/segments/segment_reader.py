@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from msgtrace.core import schema
-from msgtrace.core.errors import SegmentCorrupted
+from msgtrace.core.errors import SegmentCorrupted, SegmentTooNew
 from msgtrace.segments.naming import live_segments
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def check_schema(path: Path, arrow_schema: pa.Schema) -> int:
     if version is None:
         raise SegmentCorrupted(f"{path.name} has no msgtrace schema version", path=str(path), hint=_HINT)
     if version not in schema.SCHEMA_VERSIONS_READABLE:
-        raise SegmentCorrupted(
+        raise SegmentTooNew(
             f"{path.name} has schema version {version}; this msgtrace reads {schema.SCHEMA_VERSIONS_READABLE}",
             path=str(path),
             hint="upgrade msgtrace to read segments written by a newer version",
@@ -98,3 +98,28 @@ def scan_spans(data_dir: Path, *, since_offset: int | None = None) -> pl.LazyFra
     if since_offset is not None:
         frame = frame.filter(pl.col("offset") > since_offset)
     return frame
+
+
+def quarantine(data_dir: Path, path: Path, reason: str) -> Path:
+    """Move a bad log file to `<data-dir>/quarantine/` (kept as evidence, out of every reader's
+    way) and log why; returns its new path. An earlier file of the same name is kept too."""
+    import logging
+    import os
+    import time
+
+    from msgtrace.segments.journal_format import fsync_dir
+    from msgtrace.segments.naming import QUARANTINE_DIR
+
+    target_dir = data_dir / QUARANTINE_DIR
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / path.name
+    if target.exists():
+        target = target_dir / f"{path.name}.{time.time_ns()}"
+    os.replace(path, target)
+    fsync_dir(path.parent)
+    fsync_dir(target_dir)
+    logging.getLogger("msgtrace.segments").error(
+        "moved %s to %s: %s (the rest of the log keeps working; run `msgtrace segments verify`)",
+        path.name, target, reason,
+    )
+    return target

@@ -213,15 +213,25 @@ def test_compacted_segment_straddling_the_checkpoint(data_dir: Path, db: Path) -
     assert query(db, "SELECT count(*), sum(span_count) FROM traces") == [(2, 8)]
 
 
-def test_corrupt_segment_raises_segment_corrupted(data_dir: Path, db: Path) -> None:
+def test_corrupt_segment_is_quarantined_and_the_rest_applies(
+    data_dir: Path, db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = data_dir / "segments" / "00000000000000000001-00000000000000000001.parquet"
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not parquet")
-    with (
-        Projector(data_dir, db) as p,
-        pytest.raises(SegmentCorrupted, match="00000000000000000001"),
-    ):
+    write_segment(data_dir, [agent_trace("b")], 2)
+    with Projector(data_dir, db) as p:
         p.apply_pending()
+        assert [q.name for q in p.quarantined] == [path.name]
+        assert p.checkpoint() >= 2
+    assert not path.exists()
+    assert (data_dir / "quarantine" / path.name).read_bytes() == b"not parquet"
+    assert "00000000000000000001" in caplog.text and "quarantine" in caplog.text
+    assert query(db, "SELECT count(*) FROM traces")[0][0] == 1
+    with Projector(data_dir, db) as p:  # reindex skips it too, and reports nothing new
+        p.reindex()
+        assert p.quarantined == []
+    assert query(db, "SELECT count(*) FROM traces")[0][0] == 1
 
 
 def test_schema_version_change_rebuilds(data_dir: Path, db: Path) -> None:
