@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
 import sqlite3
 import subprocess
@@ -57,8 +58,12 @@ class WorkerProcess:
     _backoff_s: float = 0.2
 
     def start(self) -> None:
+        env = dict(os.environ)
+        # Arrow's default jemalloc pool keeps freed batch memory; the system pool returns it.
+        env.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
         self.proc = subprocess.Popen(
             self.argv,
+            env=env,
             pass_fds=self.pass_fds,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )

@@ -35,7 +35,7 @@ class MsgTraceConfig:
     max_backlog_bytes: int = 1024 * MiB
     # A journal file is sealed into a segment once it is this old or this large.
     seal_age_s: float = 1.0
-    seal_bytes: int = 64 * MiB
+    seal_bytes: int = 16 * MiB  # bounds the log worker's memory: a journal is decoded whole
     # Segments smaller than this are merged by the compactor up to about this size.
     compact_target_bytes: int = 128 * MiB
     compact_min_segments: int = 8

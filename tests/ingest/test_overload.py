@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from msgtrace.segments import scan_spans
 
-RSS_BOUND_MB = 600  # server + log worker + projector, stated in docs/configuration.md
+RSS_BOUND_MB = 1500  # server + log worker + projector, stated in docs/configuration.md
 
 
 def _tree_rss_mb(pid: int) -> float:
