@@ -971,7 +971,7 @@ export interface operations {
                 search?: string | null;
                 /** @description query language (docs/query-language.md) */
                 q?: string | null;
-                /** @description start_time|duration|span_count|tokens|cost, or -field */
+                /** @description start_time|duration|span_count|tokens|cost; a leading - means descending */
                 sort?: string;
                 order?: ("asc" | "desc") | null;
                 limit?: number;
@@ -1234,7 +1234,7 @@ export interface operations {
                 search?: string | null;
                 /** @description query language (docs/query-language.md) */
                 q?: string | null;
-                /** @description start_time|duration|span_count|tokens|cost, or -field */
+                /** @description start_time|duration|span_count|tokens|cost; a leading - means descending */
                 sort?: string;
                 order?: ("asc" | "desc") | null;
                 limit?: number;
