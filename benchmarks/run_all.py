@@ -30,6 +30,7 @@ from benchmarks.common import REPO_DIR, TABLE_HEAD, WORK_DIR, figure_row, markdo
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
 RESULTS_JSON = WORK_DIR / "results.json"
+ANALYSIS_MD = BENCH_DIR / "ANALYSIS.md"
 BUDGET_S = 29 * 60
 # Run order: cheap ceilings first, then components, then the end-to-end comparisons.
 ORDER = ("limits", "codec", "log", "projection", "ingest", "read", "phoenix", "ui")
@@ -174,6 +175,8 @@ def render(results: dict[str, dict[str, Any]], info: dict[str, Any], quick: bool
         mode = "quick" if r.get("quick", quick) else "full"
         lines.append(f"\n_{r.get('seconds', 0):.0f} s, {mode} mode, run {r.get('run_at', '?')} "
                      f"at commit {r.get('commit', '?')}._\n")
+    if ANALYSIS_MD.exists():  # the hand-written reading of these numbers: profiles, next steps
+        lines += ["", ANALYSIS_MD.read_text().strip()]
     return "\n".join(lines).rstrip() + "\n"
 
 
