@@ -80,6 +80,19 @@ def _errors() -> Iterator[None]:
 
 
 @contextmanager
+def _owner(data: Path, purpose: str) -> Iterator[None]:
+    """Hold the data dir for a command that writes the views: refuses (DataDirLocked, naming the
+    holder) while a server or another writing command owns it."""
+    from msgtrace.segments.ownership import DataDirLock
+
+    lock = DataDirLock.acquire(data, purpose=purpose)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
 def _progress(description: str, unit: str) -> Iterator[Callable[[int, int], None]]:
     from rich.progress import (
         BarColumn,
@@ -111,7 +124,7 @@ def reindex(
     from msgtrace.projections.projector import Projector
 
     data, db, prices = _config(data_dir, db_path, price_table)
-    with _errors():
+    with _errors(), _owner(data, "msgtrace reindex"):
         started = time.perf_counter()
         with (
             Projector(data, db, price_table=prices) as projector,
@@ -178,9 +191,11 @@ def replay(
                 f"imported {result.files} files ({result.spans:,} spans, {result.tombstones} "
                 f"deletes) as offsets {result.first_offset}..{result.last_offset}"
             )
-            _apply(data, db, prices, rewind_to=None)
+            with _owner(data, "msgtrace replay"):
+                _apply(data, db, prices, rewind_to=None)
         else:
-            _apply(data, db, prices, rewind_to=from_offset or None)
+            with _owner(data, "msgtrace replay"):
+                _apply(data, db, prices, rewind_to=from_offset or None)
 
 
 def _apply(data: Path, db: Path, prices: Path | None, *, rewind_to: int | None) -> None:

@@ -155,6 +155,19 @@ def test_replay_segments_refuses_a_running_server(tmp_path: Path) -> None:
     assert "test server" in result.output or "locked" in result.output.lower()
 
 
+@pytest.mark.parametrize("command", [["reindex"], ["replay"]])
+def test_writing_commands_refuse_a_data_dir_in_use(tmp_path: Path, command: list[str]) -> None:
+    write_segment(tmp_path, [trace("a")], 1)
+    lock = DataDirLock.acquire(tmp_path, purpose="msgtrace start")
+    try:
+        result = runner.invoke(app, [*command, "--data-dir", str(tmp_path)])
+    finally:
+        lock.release()
+    assert result.exit_code == 1
+    assert "in use by msgtrace start" in result.output
+    assert not (tmp_path / "msgtrace.db").exists()  # nothing was written
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
