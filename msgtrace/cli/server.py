@@ -79,10 +79,11 @@ def _run_with_reload() -> None:
 
     import watchfiles
 
-    import msgtrace
+    import msgtrace.core
 
     argv = [sys.executable, "-m", "msgtrace", *[a for a in sys.argv[1:] if a != "--reload"]]
-    package_dir = Path(msgtrace.__file__).parent
+    # msgtrace.core, not msgtrace: msgtrace/__init__.py may be msgtrace-sdk's (see _msgflux_coexist)
+    package_dir = Path(msgtrace.core.__file__).parent.parent
     typer.echo(f"msgtrace: reloading on changes under {package_dir}", err=True)
     watchfiles.run_process(
         package_dir,
