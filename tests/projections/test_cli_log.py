@@ -164,7 +164,7 @@ def test_writing_commands_refuse_a_data_dir_in_use(tmp_path: Path, command: list
     finally:
         lock.release()
     assert result.exit_code == 1
-    assert "in use by msgtrace start" in result.output
+    assert "in use by msgtrace start" in " ".join(result.output.split())  # rich wraps lines
     assert not (tmp_path / "msgtrace.db").exists()  # nothing was written
 
 
