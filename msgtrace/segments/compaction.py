@@ -34,7 +34,7 @@ from msgtrace.segments.naming import (
     list_ranges,
     range_name,
 )
-from msgtrace.segments.segment_reader import quarantine, read_segment
+from msgtrace.segments.segment_reader import iter_segment_row_groups, quarantine
 from msgtrace.segments.segment_writer import (
     ROW_GROUP_BYTES,
     file_metadata,
@@ -96,15 +96,16 @@ def _span_chunks(run: list[RangeFile]) -> Iterator[pa.Table]:
 
     pending: list[pa.Table] = []
     size = 0
-    for f in run:
-        table = read_segment(f.path).replace_schema_metadata(None)
-        pending.append(table)
-        size += table.nbytes
-        if size >= ROW_GROUP_BYTES:
-            yield sort_spans(pa.concat_tables(pending))
-            pending, size = [], 0
+    for f in run:  # row group by row group: memory stays near ROW_GROUP_BYTES, whatever the inputs
+        for group in iter_segment_row_groups(f.path):
+            table = group.replace_schema_metadata(None)
+            pending.append(table)
+            size += table.nbytes
+            if size >= ROW_GROUP_BYTES:
+                yield sort_spans(pa.concat_tables(pending).combine_chunks())
+                pending, size = [], 0
     if pending:
-        yield sort_spans(pa.concat_tables(pending))
+        yield sort_spans(pa.concat_tables(pending).combine_chunks())
 
 
 def _tombstone_chunks(run: list[RangeFile]) -> Iterator[pa.Table]:

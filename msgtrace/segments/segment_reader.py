@@ -8,6 +8,7 @@ output landed can still read them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,26 @@ def read_segment(path: Path) -> pa.Table:
         check_schema(path, file.schema_arrow)
         return file.read()
     except SegmentCorrupted:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        raise SegmentCorrupted(f"{path.name} is not a readable Parquet file: {exc}", path=str(path), hint=_HINT) from exc
+
+
+def iter_segment_row_groups(path: Path) -> Iterator[pa.Table]:
+    """The segment one row group at a time (verified like `read_segment`), so a reader of a large
+    compacted segment holds one row group in memory, not the whole file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    try:
+        file = pq.ParquetFile(path)
+        check_schema(path, file.schema_arrow)
+        for i in range(file.num_row_groups):
+            yield file.read_row_group(i)
+    except SegmentCorrupted:
+        raise
+    except FileNotFoundError:
         raise
     except (OSError, pa.ArrowException) as exc:
         raise SegmentCorrupted(f"{path.name} is not a readable Parquet file: {exc}", path=str(path), hint=_HINT) from exc
