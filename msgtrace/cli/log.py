@@ -83,13 +83,10 @@ def _errors() -> Iterator[None]:
 def _owner(data: Path, purpose: str) -> Iterator[None]:
     """Hold the data dir for a command that writes the views: refuses (DataDirLocked, naming the
     holder) while a server or another writing command owns it."""
-    from msgtrace.segments.ownership import DataDirLock
+    from msgtrace.segments.ownership import held
 
-    lock = DataDirLock.acquire(data, purpose=purpose)
-    try:
+    with held(data, purpose=purpose):
         yield
-    finally:
-        lock.release()
 
 
 @contextmanager

@@ -355,25 +355,23 @@ def clear(
 
 @contextmanager
 def _data_dir_lock(data: Path) -> Iterator[None]:
-    """Hold <data-dir>/LOCK (flock, non-blocking); DataDirLocked when a server owns it."""
-    import fcntl
-    import os
-
+    """Hold <data-dir>/LOCK; DataDirLocked, naming the holder, when a server owns it."""
     from msgtrace.core.errors import DataDirLocked
-    from msgtrace.segments.naming import LOCK_FILE
+    from msgtrace.segments.ownership import DataDirLock, describe_holder
 
     if not data.exists():
         yield
         return
-    fd = os.open(data / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DataDirLocked(f"a running msgtrace server owns {data}") from None
+        lock = DataDirLock.acquire(data, purpose="msgtrace clear")
+    except DataDirLocked:
+        raise DataDirLocked(
+            f"a running msgtrace server owns {data}: {describe_holder(data)}"
+        ) from None
+    try:
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def export(

@@ -12,6 +12,8 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from msgtrace.core.errors import DataDirLocked
@@ -63,6 +65,16 @@ class DataDirLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = -1
+
+
+@contextmanager
+def held(data_dir: Path, *, purpose: str) -> Iterator[DataDirLock]:
+    """The data dir's lock for the duration of a `with` block (writing CLI commands)."""
+    lock = DataDirLock.acquire(data_dir, purpose=purpose)
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 def is_locked(data_dir: Path) -> bool:
