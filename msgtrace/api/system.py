@@ -119,6 +119,7 @@ class System:
             journal = Journal.open(
                 data_dir,
                 seal_age_s=config.seal_age_s,
+                seal_idle_s=config.seal_idle_s,
                 seal_bytes=config.seal_bytes,
                 queue_size=config.queue_size,
                 max_backlog_bytes=config.max_backlog_bytes,

@@ -35,6 +35,8 @@ class MsgTraceConfig:
     max_backlog_bytes: int = 1024 * MiB
     # A journal file is sealed into a segment once it is this old or this large.
     seal_age_s: float = 1.0
+    # ... or once no request has arrived for this long (a burst becomes visible without waiting).
+    seal_idle_s: float = 0.2
     seal_bytes: int = 16 * MiB  # bounds the log worker's memory: a journal is decoded whole
     # Segments smaller than this are merged by the compactor up to about this size.
     compact_target_bytes: int = 128 * MiB

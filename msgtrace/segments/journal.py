@@ -11,7 +11,8 @@ Invariants:
 - a failed write or sync (ENOSPC, EIO, EFBIG: every OSError alike) truncates the file back to its last durable length,
   so nothing half-written stays, and fails the group with `Backpressure(503)`;
 - the open file `<first>.open` is rotated to `<first>-<last>.wal` when its first record is
-  `seal_age_s` old or it holds `seal_bytes`; the high-water mark is persisted before the rename.
+  `seal_age_s` old, its last record is `seal_idle_s` old (nothing arrived since), or it holds
+  `seal_bytes`; the high-water mark is persisted before the rename.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class Journal:
         seal_age_s: float,
         seal_bytes: int,
         queue_size: int,
+        seal_idle_s: float | None = None,
         max_backlog_bytes: int,
         lock_fd: int,
         recovery: RecoveryReport,
@@ -106,6 +108,7 @@ class Journal:
         self.journal_dir = data_dir / JOURNAL_DIR
         self.recovery = recovery
         self._seal_age_s = seal_age_s
+        self._seal_idle_s = seal_age_s if seal_idle_s is None else min(seal_idle_s, seal_age_s)
         self._seal_bytes = seal_bytes
         self._queue_size = queue_size
         self._max_backlog = max_backlog_bytes
@@ -124,6 +127,7 @@ class Journal:
         self._open_path: Path | None = None
         self._open_first = 0
         self._open_since = 0.0  # monotonic time of the open file's first record
+        self._last_append = 0.0  # monotonic time of the open file's latest durable record
         self._durable_len = 0
         self._appends = 0
         self._fsyncs = 0
@@ -144,6 +148,7 @@ class Journal:
         seal_bytes: int = 64 * MiB,
         queue_size: int = 1000,
         max_backlog_bytes: int = 1 * GiB,
+        seal_idle_s: float | None = None,
     ) -> Journal:
         """Recover the data dir, then start appending after the highest offset known anywhere.
 
@@ -163,6 +168,7 @@ class Journal:
             data_dir,
             last_offset=report.high_water,
             seal_age_s=seal_age_s,
+            seal_idle_s=seal_idle_s,
             seal_bytes=seal_bytes,
             queue_size=queue_size,
             max_backlog_bytes=max_backlog_bytes,
@@ -285,8 +291,8 @@ class Journal:
                 with self._cond:
                     if not self._queue and not self._closing:
                         timeout = _IDLE_WAKE_S
-                        if self._fd is not None:
-                            timeout = min(timeout, self._open_since + self._seal_age_s - time.monotonic())
+                        if self._fd is not None and self._durable_len:
+                            timeout = min(timeout, self._rotate_due() - time.monotonic())
                         if timeout > 0:
                             self._cond.wait(timeout)
                     batch = self._take_batch()
@@ -368,8 +374,9 @@ class Journal:
             self._appends += len(group)
             self._fsyncs += 1
             self._pending -= len(group)
+        self._last_append = time.monotonic()
         if was_empty:
-            self._open_since = time.monotonic()
+            self._open_since = self._last_append
         for i, r in enumerate(group):
             r.future.set_result(first + i)
 
@@ -407,11 +414,14 @@ class Journal:
         self._durable_len = 0
         self._open_since = time.monotonic()
 
+    def _rotate_due(self) -> float:
+        """Monotonic time at which the open file is rotated if nothing else arrives."""
+        return min(self._open_since + self._seal_age_s, self._last_append + self._seal_idle_s)
+
     def _maybe_rotate(self) -> None:
         if self._fd is None or self._durable_len == 0:
             return
-        too_old = time.monotonic() - self._open_since >= self._seal_age_s
-        if too_old or self._durable_len >= self._seal_bytes:
+        if time.monotonic() >= self._rotate_due() or self._durable_len >= self._seal_bytes:
             try:
                 self._rotate_now()
             except OSError as exc:

@@ -186,6 +186,16 @@ def test_rotation_by_age(tmp_path: Path) -> None:
     assert names == [range_name(1, 1, ".wal"), range_name(2, 2, ".wal")]
 
 
+def test_rotation_when_idle_keeps_a_burst_in_one_file(tmp_path: Path) -> None:
+    """A quiet journal is rotated after `seal_idle_s`, long before `seal_age_s`."""
+    with Journal.open(tmp_path, seal_age_s=3600, seal_idle_s=1.0) as j:
+        for payload in (b"a", b"b", b"c"):  # one burst: well within the idle time of each other
+            j.append(RecordKind.SPANS, 1, payload)
+        assert j.stats.rotations == 0
+        wait_for(lambda: j.stats.rotations == 1)
+    assert [(w.first, w.last) for w in closed_journals(tmp_path)] == [(1, 3)]
+
+
 def test_rotation_by_size(tmp_path: Path) -> None:
     with Journal.open(tmp_path, seal_age_s=3600, seal_bytes=1000) as j:
         for _ in range(3):
