@@ -11,7 +11,10 @@ Each repeat starts a fresh ``msgtrace start`` (loopback, OS-picked port, fresh d
 3. sends a second corpus (other seed, so no duplicates) open-loop at 50% of step 1's acked rate:
    **p99 ack latency below saturation**, and the worst projection lag ``/health`` reports
    meanwhile (bounded lag = the pipeline keeps up at that rate);
-4. reports the peak RSS of the server's process tree over the whole repeat, and the data dir's
+4. sends a third corpus open-loop at a steady 10,000 spans/s while sampling ``/health`` every
+   100 ms: **projection lag p50/p99** = the age of the oldest acknowledged request not yet visible
+   in the views (an upper bound on every request's ack -> visible time at that moment);
+5. reports the peak RSS of the server's process tree over the whole repeat, and the data dir's
    bytes per span once everything is sealed and projected.
 """
 
@@ -42,6 +45,7 @@ from benchmarks.corpus import corpus_path, load_corpus
 from benchmarks.loadgen import run_load
 
 CONNECTIONS = 8
+SUSTAINED_RATE = 10_000.0  # spans/s, the projections issue's lag target rate
 QUERYABLE_TIMEOUT_S = 300.0
 
 
@@ -76,6 +80,7 @@ class HealthSampler:
         self.url = url
         self.interval = interval
         self.max_lag_s = 0.0
+        self.lags: list[float] = []
         self.max_backlog_bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -85,7 +90,9 @@ class HealthSampler:
             while not self._stop.is_set():
                 try:
                     h = client.get("/health").json()
-                    self.max_lag_s = max(self.max_lag_s, float(h["projection_lag"]["seconds"]))
+                    lag = float(h["projection_lag"]["seconds"])
+                    self.lags.append(lag)
+                    self.max_lag_s = max(self.max_lag_s, lag)
                     self.max_backlog_bytes = max(self.max_backlog_bytes,
                                                  int(h.get("journal_backlog_bytes", 0)))
                 except (httpx.HTTPError, KeyError, ValueError, TypeError):
@@ -101,7 +108,12 @@ class HealthSampler:
         self._thread.join()
 
 
-def one_repeat(corpus_a: Path, corpus_b: Path, work: Path) -> dict[str, Any]:
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def one_repeat(corpus_a: Path, corpus_b: Path, corpus_c: Path, work: Path) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="ingest-", dir=work)) / "data"
     try:
         with MsgtraceServer(data_dir) as srv, RssSampler(srv.pid) as rss, \
@@ -121,6 +133,13 @@ def one_repeat(corpus_a: Path, corpus_b: Path, work: Path) -> dict[str, Any]:
             done2, count2 = wait_queryable(client, expected)
             if done2 is None:
                 raise RuntimeError(f"only {count2} of {expected} spans queryable; {srv.log_tail()}")
+            with HealthSampler(srv.url, interval=0.1) as sustained:
+                steady10k = run_load(srv.otlp_url, corpus_c, connections=CONNECTIONS,
+                                     rate=SUSTAINED_RATE)
+            expected += steady10k["spans_acked"]
+            done3, count3 = wait_queryable(client, expected)
+            if done3 is None:
+                raise RuntimeError(f"only {count3} of {expected} spans queryable; {srv.log_tail()}")
             time.sleep(1.5)  # let the sealer/compactor settle before measuring disk use
             disk = dir_bytes(data_dir)
         return {
@@ -128,7 +147,10 @@ def one_repeat(corpus_a: Path, corpus_b: Path, work: Path) -> dict[str, Any]:
             "queryable_at_load_end": count_at_end, "burst": burst, "steady": steady,
             "p99_half": steady["latency_ms"]["p99"], "p50_half": steady["latency_ms"]["p50"],
             "half_rate": half, "max_lag_half_s": health.max_lag_s,
-            "max_backlog_half_bytes": health.max_backlog_bytes, "rss_peak": rss.peak, "disk_bytes_per_span": disk / expected,
+            "max_backlog_half_bytes": health.max_backlog_bytes,
+            "lag_p50_10k_s": percentile(sustained.lags, 0.5),
+            "lag_p99_10k_s": percentile(sustained.lags, 0.99),
+            "rate_10k": steady10k["acked_spans_per_s"], "rss_peak": rss.peak, "disk_bytes_per_span": disk / expected,
         }
     finally:
         shutil.rmtree(data_dir.parent, ignore_errors=True)
@@ -139,14 +161,17 @@ def main() -> int:
     n_rep = repeats(args, full=3, quick=2)
     n_a = 50_000 if args.quick else 100_000
     n_b = 25_000 if args.quick else 100_000
+    n_c = 30_000 if args.quick else 100_000  # 10 s at 10,000 spans/s
     load_corpus(n_a, variant="realistic", seed=0)
     load_corpus(n_b, variant="realistic", seed=1)
+    load_corpus(n_c, variant="realistic", seed=2)
+    corpus_c = corpus_path(n_c, variant="realistic", seed=2)
     corpus_a = corpus_path(n_a, variant="realistic", seed=0)
     corpus_b = corpus_path(n_b, variant="realistic", seed=1)
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
     for i in range(n_rep):
-        r = one_repeat(corpus_a, corpus_b, WORK_DIR)
+        r = one_repeat(corpus_a, corpus_b, corpus_c, WORK_DIR)
         log(f"ingest repeat {i + 1}/{n_rep}: acked {r['acked']:,.0f}/s e2e {r['e2e']:,.0f}/s "
             f"p99@50% {r['p99_half']:.1f} ms rss {r['rss_peak'] / 2**20:.0f} MiB "
             f"statuses {r['burst']['requests_by_status']}")
@@ -167,6 +192,10 @@ def main() -> int:
                    [r["p99_half"] for r in runs], cmd, 50, "<="))
     res.add(Figure("worst projection lag during the 50% load (/health)", "s",
                    [r["max_lag_half_s"] for r in runs], cmd))
+    res.add(Figure("projection lag p50 at 10,000 spans/s (oldest unprojected ack, /health)", "s",
+                   [r["lag_p50_10k_s"] for r in runs], cmd, 1.0, "<="))
+    res.add(Figure("projection lag p99 at 10,000 spans/s (oldest unprojected ack, /health)", "s",
+                   [r["lag_p99_10k_s"] for r in runs], cmd, 2.0, "<="))
     res.add(Figure("peak server RSS (process tree)", "MiB",
                    [r["rss_peak"] / 2**20 for r in runs], cmd, 400, "<="))
     res.add(Figure("disk per span (journal + segments + SQLite)", "bytes",
@@ -175,7 +204,8 @@ def main() -> int:
     for r in runs:
         for k, v in r["burst"]["requests_by_status"].items():
             statuses[k] = statuses.get(k, 0) + v
-    res.notes.append(f"{n_a:,} spans at full speed then {n_b:,} at 50% per repeat; "
+    res.notes.append(f"{n_a:,} spans at full speed, then {n_b:,} at 50%, then {n_c:,} at "
+                     f"{SUSTAINED_RATE:,.0f} spans/s per repeat; "
                      f"request statuses at full speed over all repeats: {statuses}; "
                      f"load generator retries honouring Retry-After: "
                      f"{sum(r['burst']['retries'] for r in runs)}.")

@@ -107,7 +107,6 @@ class System:
     started_at: float = field(default_factory=time.time)
     _supervisor: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
-    _lag_since: float | None = None
     retention: RetentionThread | None = None
 
     @classmethod
@@ -188,11 +187,11 @@ class System:
         last = stats.last_offset
         lag_offsets = max(0, last - (checkpoint or 0))
         now = time.time()
-        if lag_offsets == 0:
-            self._lag_since = None
-        elif self._lag_since is None:
-            self._lag_since = now
-        lag_seconds = 0.0 if self._lag_since is None else now - self._lag_since
+        # the age of the oldest acknowledged record the views do not show yet
+        lag_seconds = 0.0
+        if lag_offsets:
+            acked = self.journal.acked_at((checkpoint or 0) + 1)
+            lag_seconds = max(0.0, now - (acked if acked is not None else self.started_at))
         m = self.metrics
         m.journal_pending.set(stats.pending_requests)
         m.journal_backlog_bytes.set(stats.backlog_bytes)

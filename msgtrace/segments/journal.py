@@ -59,6 +59,7 @@ _GROUP_MAX_RECORDS = 4096
 _GROUP_MAX_BYTES = 32 * MiB
 _BACKLOG_REFRESH_S = 0.2
 _IDLE_WAKE_S = 1.0
+_ACK_HISTORY = 65536  # (last offset, wall time) of recent commit groups, for `acked_at`
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -132,6 +133,7 @@ class Journal:
         self._appends = 0
         self._fsyncs = 0
         self._rotations = 0
+        self._acks: deque[tuple[int, float]] = deque(maxlen=_ACK_HISTORY)
         self._backlog = 0
         self._backlog_at = 0.0
         self._refresh_backlog()
@@ -262,6 +264,18 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def acked_at(self, offset: int) -> float | None:
+        """Wall time at which the record at `offset` was made durable (acknowledged), or None
+        when it is not durable yet or was made durable before this process started. Older than the
+        recent history: the oldest time known (a lower bound on the record's age)."""
+        with self._cond:
+            found: float | None = None
+            for last, at in reversed(self._acks):
+                if last < offset:
+                    break
+                found = at
+            return found
+
     @property
     def stats(self) -> JournalStats:
         with self._cond:
@@ -371,6 +385,7 @@ class Journal:
         with self._cond:
             self._durable_len += len(buf)
             self._last_offset = first + len(group) - 1
+            self._acks.append((self._last_offset, time.time()))
             self._appends += len(group)
             self._fsyncs += 1
             self._pending -= len(group)

@@ -196,6 +196,19 @@ def test_rotation_when_idle_keeps_a_burst_in_one_file(tmp_path: Path) -> None:
     assert [(w.first, w.last) for w in closed_journals(tmp_path)] == [(1, 3)]
 
 
+def test_acked_at_gives_the_time_each_record_became_durable(tmp_path: Path) -> None:
+    with Journal.open(tmp_path, seal_age_s=3600) as j:
+        before = time.time()
+        first = j.append(RecordKind.SPANS, 1, b"a")
+        middle = time.time()
+        second = j.append(RecordKind.SPANS, 1, b"b")
+        after = time.time()
+        t1, t2 = j.acked_at(first), j.acked_at(second)
+        assert t1 is not None and t2 is not None
+        assert before <= t1 <= middle <= t2 <= after
+        assert j.acked_at(second + 1) is None  # not written yet
+
+
 def test_rotation_by_size(tmp_path: Path) -> None:
     with Journal.open(tmp_path, seal_age_s=3600, seal_bytes=1000) as j:
         for _ in range(3):
