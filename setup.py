@@ -11,13 +11,17 @@ from pathlib import Path
 from setuptools import Extension, setup
 
 SOURCE = "msgtrace/core/_otlp_native.c"
-DIGEST = hashlib.sha256((Path(__file__).parent / SOURCE).read_bytes()).hexdigest()[:16]
+ROOT = Path(__file__).parent
+HEADERS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / SOURCE).parent.glob("_otlp_native_*.h"))
+# the same digest as msgtrace.core.otlp_native.source_digest: the .c, then its headers by name
+DIGEST = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in [SOURCE, *HEADERS])).hexdigest()[:16]
 
 setup(
     ext_modules=[
         Extension(
             "msgtrace.core._otlp_native",
             [SOURCE],
+            depends=HEADERS,
             optional=True,
             extra_compile_args=["-O2"],
             define_macros=[("SOURCE_DIGEST", f'"{DIGEST}"')],

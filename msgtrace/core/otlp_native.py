@@ -30,13 +30,18 @@ log = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("_otlp_native.c")
 
 
+def source_digest(source: Path) -> str:
+    """Digest of the C source and the `_otlp_native_*.h` headers beside it (as setup.py builds it)."""
+    files = [source, *sorted(source.parent.glob("_otlp_native_*.h"), key=lambda p: p.name)]
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
+
+
 def checked_build(module: ModuleType, source: Path) -> ModuleType | None:
-    """`module` if it was built from `source` (or `source` is not shipped, as in a wheel), else
-    None: a stale in-place build must not decode with old rules."""
+    """`module` if it was built from `source` and its headers (or `source` is not shipped, as in a
+    wheel), else None: a stale in-place build must not decode with old rules."""
     if not source.exists():
         return module
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-    if getattr(module, "SOURCE_DIGEST", None) == digest:
+    if getattr(module, "SOURCE_DIGEST", None) == source_digest(source):
         return module
     log.warning(
         "%s was built from another version of %s; using the Python decoder until it is rebuilt "

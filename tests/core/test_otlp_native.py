@@ -122,6 +122,20 @@ def test_stale_build_is_not_used(tmp_path: Path) -> None:
     assert otlp_native.checked_build(native, edited) is None
 
 
+def test_a_changed_header_makes_the_build_stale(tmp_path: Path) -> None:
+    native = otlp_native._native
+    assert native is not None
+    sources = [otlp_native.SOURCE, *otlp_native.SOURCE.parent.glob("_otlp_native_*.h")]
+    assert len(sources) >= 2
+    for f in sources:
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    copy = tmp_path / otlp_native.SOURCE.name
+    assert otlp_native.checked_build(native, copy) is native
+    header = tmp_path / sources[-1].name
+    header.write_bytes(header.read_bytes() + b"/* edited */\n")
+    assert otlp_native.checked_build(native, copy) is None
+
+
 def test_offset_outside_int64_returns_none() -> None:
     assert otlp_native.decode_table(b"", offset=2**63, received_time_unix_nano=2) is None
 
