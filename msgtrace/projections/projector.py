@@ -27,7 +27,7 @@ import polars as pl
 from msgtrace.core.errors import LogError, SegmentCorrupted, SegmentTooNew
 from msgtrace.core.llm import PriceTable
 from msgtrace.projections import apply_traces as traces
-from msgtrace.projections import log_source, sqlite_writer
+from msgtrace.projections import attr_index, log_source, sqlite_writer
 from msgtrace.projections.apply_llm import exact_div, normalise_frame
 from msgtrace.projections.views import BUILTIN_VIEWS, TOUCHED_TABLE, TraceChange, View
 from msgtrace.segments import naming
@@ -114,6 +114,8 @@ _CLEARED_ON_DELETE_ALL = (
     "usage_rollup",
     "trace_rollup",
     "duration_histogram",
+    "attr_index",
+    "attr_dirty",
 )
 
 
@@ -345,6 +347,7 @@ class Projector:
                 # every stored span is older than this delete-all: drop the views wholesale
                 for table in [*_CLEARED_ON_DELETE_ALL, *self._view_tables()]:
                     conn.execute(f'DELETE FROM "{table}"')
+                attr_index.clamp(conn)  # no spans left: the attribute index starts over
             late = tombs.filter(pl.col("offset") <= seg_cp)
             if late.height:
                 rows = pl.concat([rows, self._reread_after_late(late, seg_cp)])
@@ -433,10 +436,12 @@ class Projector:
         keys = ["trace_id", "span_id"]
         gone = old.join(survivors.select(keys), on=keys, how="anti")
         if gone.height:
+            attr_index.forget(conn, gone.select(keys).rows())  # their traces get re-indexed
             conn.executemany(
                 "DELETE FROM spans WHERE trace_id = ? AND span_id = ?",
                 gone.select(keys).rows(),
             )
+            attr_index.clamp(conn)  # before fresh rows take rowids again
         flipped = (
             survivors.select(*keys, pl.col("counts_usage").alias("_was"))
             .join(state.select(*keys, "counts_usage"), on=keys)

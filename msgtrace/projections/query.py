@@ -21,10 +21,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from msgtrace.core.errors import QueryError
+from msgtrace.projections.attr_index import AttrCondition, AttrPlanner
+from msgtrace.projections.attr_index import term_sql as attr_term_sql
 from msgtrace.projections.query_parse import And, Node, Not, Op, Or, Term, parse
 
 __all__ = [
+    "SEARCH_COLUMNS",
     "CompiledQuery",
+    "Values",
     "compile_query",
     "like_pattern",
     "parse",
@@ -48,18 +52,30 @@ class CompiledQuery:
 
 
 SpanNames = Callable[[str], list[str] | None]
+# (traces column, LIKE pattern) -> the column's distinct values matching it; None: unknown
+Values = Callable[[str, str], list[str] | None]
+# the traces columns free text matches as substrings (each has an index led by it)
+SEARCH_COLUMNS = ("workflow_name", "service_name", "root_span_name")
 
 
 def compile_query(
-    text: str, *, now_ns: int | None = None, span_names: SpanNames | None = None
+    text: str,
+    *,
+    now_ns: int | None = None,
+    span_names: SpanNames | None = None,
+    attrs: AttrPlanner | None = None,
+    values: Values | None = None,
 ) -> CompiledQuery:
     """Parse and compile `text`; raises QueryError(message, column).
 
     `span_names(like_pattern)` may return the distinct span names matching a bare word (the read
     store resolves them from an index) so free text probes names by equality; None means unknown.
+    `values(column, like_pattern)` does the same for the traces columns of free text. `attrs`
+    plans `attr.<key>` terms against the snapshot the query will run in (see attr_index.py);
+    without it they compile to a form that is exact but resolves every candidate first.
     """
     tree = parse(text)
-    compiler = _Compiler(time.time_ns() if now_ns is None else now_ns, span_names)
+    compiler = _Compiler(time.time_ns() if now_ns is None else now_ns, span_names, attrs, values)
     sql = compiler.node(tree)
     return CompiledQuery(sql, compiler.params)
 
@@ -92,24 +108,36 @@ TRACE_ID_PREFIX_MIN = 8
 MAX_NAME_MATCHES = 500
 
 
-def text_search_sql(text: str, span_names: SpanNames | None = None) -> tuple[str, list[Any]]:
+def text_search_sql(
+    text: str, span_names: SpanNames | None = None, values: Values | None = None
+) -> tuple[str, list[Any]]:
     """SQL for free text over a trace: a hex word of 8+ characters is a trace id prefix (an index
     range); anything else is a case-insensitive substring of the workflow, service, root span name
-    or any span name (`%` and `_` are literal)."""
+    or any span name (`%` and `_` are literal).
+
+    `values(column, like)` and `span_names(like)` resolve the distinct values matching the
+    substring, so the SQL is `IN (...)` over indexed columns; a column they cannot resolve (None,
+    or more than MAX_NAME_MATCHES matches) keeps its LIKE. Text matching no value at all
+    compiles to `0`, answered without reading a row.
+    """
     text = text.strip()
     if len(text) >= TRACE_ID_PREFIX_MIN and _HEX.match(text):
         low = text.lower()
         return "(traces.trace_id >= ? AND traces.trace_id < ?)", [low, low + "g"]
     like = like_pattern(text)
-    parts = [
-        "traces.workflow_name LIKE ? ESCAPE '\\'",
-        "traces.service_name LIKE ? ESCAPE '\\'",
-        "traces.root_span_name LIKE ? ESCAPE '\\'",
-    ]
-    params: list[Any] = [like, like, like]
+    parts: list[str] = []
+    params: list[Any] = []
     if _HEX.match(text):
-        parts.insert(0, "traces.trace_id GLOB ?")
-        params.insert(0, text.lower() + "*")
+        parts.append("traces.trace_id GLOB ?")
+        params.append(text.lower() + "*")
+    for column in SEARCH_COLUMNS:
+        found = values(column, like) if values is not None else None
+        if found is None or len(found) > MAX_NAME_MATCHES:
+            parts.append(f"traces.{column} LIKE ? ESCAPE '\\'")
+            params.append(like)
+        elif found:
+            parts.append(f"traces.{column} IN ({', '.join('?' for _ in found)})")
+            params.extend(found)
     names = span_names(like) if span_names is not None else None
     if names is None or len(names) > MAX_NAME_MATCHES:
         parts.append(
@@ -123,13 +151,23 @@ def text_search_sql(text: str, span_names: SpanNames | None = None) -> tuple[str
             f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND s.name IN ({marks}) LIMIT 1)"
         )
         params.extend(names)
+    if not parts:
+        return "0", []
     return "(" + " OR ".join(parts) + ")", params
 
 
 class _Compiler:
-    def __init__(self, now_ns: int, span_names: SpanNames | None = None) -> None:
+    def __init__(
+        self,
+        now_ns: int,
+        span_names: SpanNames | None = None,
+        attrs: AttrPlanner | None = None,
+        values: Values | None = None,
+    ) -> None:
         self.now_ns = now_ns
         self.span_names = span_names
+        self.attrs = attrs
+        self.values = values
         self.params: list[Any] = []
         self.fields: dict[str, Callable[[Term, str], str]] = {
             "duration": self.duration,
@@ -195,7 +233,7 @@ class _Compiler:
         """Free text: see `text_search_sql`."""
         if term.value == "":
             raise QueryError("empty search text", column=term.column)
-        sql, params = text_search_sql(term.value, self.span_names)
+        sql, params = text_search_sql(term.value, self.span_names, self.values)
         self.add(*params)
         return sql
 
@@ -283,6 +321,7 @@ class _Compiler:
         return self.compare("traces.start_time", op, ns)
 
     def attribute(self, term: Term, key: str) -> str:
+        """Some span's attribute `key` passes the test (attr_index.py answers it exactly)."""
         if not key:
             raise QueryError("attr. needs a key, e.g. attr.user.id:42", column=term.column)
         if '"' in key:
@@ -291,13 +330,13 @@ class _Compiler:
             raise QueryError(f"{term.field}: needs a value", column=term.value_column)
         path = f'$."{key}"'
         extract = "json_extract(s.attributes, ?)"
-        params: list[Any] = [path]
+        cond: AttrCondition
         if term.value == "*" and not term.quoted and term.op in ("=", "!="):
-            cond = "json_type(s.attributes, ?) IS NOT NULL"
+            cond = AttrCondition(key, "present", "json_type(s.attributes, ?) IS NOT NULL", [path])
         elif term.op in ("=", "!="):
             if _has_wildcard(term.value) and not term.quoted:
-                cond = f"{extract} GLOB ?"
-                params.append(_glob_pattern(term.value))
+                pattern = _glob_pattern(term.value)
+                cond = AttrCondition(key, "glob", f"{extract} GLOB ?", [path, pattern], [pattern])
             else:
                 candidates: list[Any] = [term.value]
                 number = _as_number(term.value) if not term.quoted else None
@@ -305,21 +344,23 @@ class _Compiler:
                     candidates.append(number)
                 elif term.value.lower() in ("true", "false") and not term.quoted:
                     candidates.append(1 if term.value.lower() == "true" else 0)
-                cond = f"{extract} IN ({', '.join('?' for _ in candidates)})"
-                params.extend(candidates)
+                marks = ", ".join("?" for _ in candidates)
+                cond = AttrCondition(
+                    key, "in", f"{extract} IN ({marks})", [path, *candidates], candidates
+                )
         else:
             number = _as_number(term.value)
             if number is None:
                 raise self.error_at(
                     term, f"comparison {term.op} needs a number (got {term.value!r})"
                 )
-            cond = f"{extract} {_SQL_OPS[term.op]} ?"
-            params.append(number)
+            sql_op = _SQL_OPS[term.op]
+            cond = AttrCondition(
+                key, "compare", f"{extract} {sql_op} ?", [path, number], [number], sql_op
+            )
+        sql, params = attr_term_sql(cond, self.attrs)
         self.add(*params)
-        sql = (
-            f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND {cond} LIMIT 1)"
-        )
-        return f"NOT {sql}" if term.op == "!=" else sql
+        return f"(NOT {sql})" if term.op == "!=" else sql
 
     # -- values -------------------------------------------------------------------------------
     def compare(self, column: str, op: Op, value: float | int) -> str:

@@ -91,6 +91,8 @@ CREATE INDEX IF NOT EXISTS traces_errors ON traces (error_count, start_time);
 CREATE INDEX IF NOT EXISTS traces_session ON traces (session_id, start_time);
 CREATE INDEX IF NOT EXISTS traces_user ON traces (user_id, start_time);
 CREATE INDEX IF NOT EXISTS traces_updated ON traces (updated_at);
+-- free-text search resolves root span names to an IN list (query.py, text_search_sql)
+CREATE INDEX IF NOT EXISTS traces_root ON traces (root_span_name, start_time);
 
 -- one row per (trace, model used in it), for the model filter and the models facet
 CREATE TABLE IF NOT EXISTS trace_models (
@@ -162,4 +164,23 @@ CREATE TABLE IF NOT EXISTS tombstones (
     log_offset INTEGER NOT NULL,
     trace_id   TEXT    NOT NULL,
     PRIMARY KEY (trace_id, log_offset)
+) WITHOUT ROWID;
+
+-- inverted index of span attributes for `attr.<key>` queries (attr_index.py), filled off the
+-- projector's critical path: one row per (top-level attribute key, value, trace). `value` is
+-- the value as json_extract returns it: text up to 256 characters, integer, real, or 1/0 for
+-- true/false. X'' marks a value the index does not hold (null, array, object, bytes, non-finite,
+-- longer text) and X'01' an integral real (its text differs from the integer's, for GLOB).
+-- Spans with rowid above meta 'attr_index_rowid' and traces in attr_dirty are not indexed yet.
+CREATE TABLE IF NOT EXISTS attr_index (
+    key      TEXT NOT NULL,
+    value         NOT NULL,                      -- no type: no affinity, values kept as stored
+    trace_id TEXT NOT NULL,
+    PRIMARY KEY (key, value, trace_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS attr_index_trace ON attr_index (trace_id, key);
+
+-- traces whose index rows were dropped because spans of them were deleted or replaced
+CREATE TABLE IF NOT EXISTS attr_dirty (
+    trace_id TEXT PRIMARY KEY
 ) WITHOUT ROWID;

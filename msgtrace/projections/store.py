@@ -31,7 +31,14 @@ import orjson
 from msgtrace.core.errors import QueryError
 from msgtrace.core.models import MAX_NS, Span, Trace, TraceQueryParams, TraceSummary, tree_links
 from msgtrace.projections import store_stats
-from msgtrace.projections.query import SpanNames, compile_query, text_search_sql
+from msgtrace.projections.attr_index import AttrPlanner
+from msgtrace.projections.query import (
+    SEARCH_COLUMNS,
+    SpanNames,
+    Values,
+    compile_query,
+    text_search_sql,
+)
 from msgtrace.projections.store_rows import (
     SPAN_COLUMNS,
     SPAN_JSON_SQL,
@@ -98,6 +105,8 @@ class ReadStore:
         self._lock = threading.Lock()
         self._closed = False
         self._names_cache: tuple[float, list[str] | None] | None = None
+        # column -> (projector checkpoint, distinct values or None)
+        self._values_cache: dict[str, tuple[str, list[str] | None]] = {}
         self._aggregates: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
         self._identity: tuple[int, int] | None = None  # (device, inode) the pool was opened on
 
@@ -195,7 +204,7 @@ class ReadStore:
         traces match, or what the page proves when counting ran past COUNT_BUDGET_S.
         """
         with self.connection() as conn:
-            where, args = filter_sql(params, self._span_names_resolver(conn))
+            where, args = self._filters(conn, params)
             field, order = params.sort_key
             column = SORT_COLUMNS[field]
             direction = "DESC" if order == "desc" else "ASC"
@@ -234,6 +243,66 @@ class ReadStore:
             offset=params.offset,
             total_exact=exact,
         )
+
+    def _filters(
+        self, conn: sqlite3.Connection, params: TraceQueryParams
+    ) -> tuple[list[str], list[Any]]:
+        """filter_sql with the resolvers and the attribute planner of this snapshot."""
+        return filter_sql(
+            params,
+            self._span_names_resolver(conn),
+            values=self._values_resolver(conn),
+            attrs=AttrPlanner(conn),
+        )
+
+    def _values_resolver(self, conn: sqlite3.Connection) -> Values:
+        """Distinct values of a free-text traces column matching a LIKE pattern.
+
+        The distinct values come from a loose scan of the column's index, cached until the
+        projector's checkpoint moves (so a value is never missed); None (unknown: the caller
+        keeps its LIKE) when the column has more than MAX_DISTINCT_NAMES values or no index.
+        """
+        version = sqlite_checkpoint(conn)
+
+        def resolve(column: str, like: str) -> list[str] | None:
+            values = self._distinct_values(conn, column, version)
+            if values is None:
+                return None
+            rows = conn.execute(
+                "SELECT value FROM json_each(?) WHERE value LIKE ? ESCAPE '\\'",
+                (orjson.dumps(values).decode(), like),
+            ).fetchall()
+            return [r[0] for r in rows]
+
+        return resolve
+
+    def _distinct_values(
+        self, conn: sqlite3.Connection, column: str, version: str | None
+    ) -> list[str] | None:
+        if column not in SEARCH_COLUMNS:
+            raise ValueError(f"not a free-text column: {column}")
+        with self._lock:
+            cached = self._values_cache.get(column)
+        if cached is not None and version is not None and cached[0] == version:
+            return cached[1]
+        indexed = conn.execute(
+            "SELECT 1 FROM pragma_index_list('traces') l, pragma_index_info(l.name) i"
+            " WHERE i.seqno = 0 AND i.name = ? LIMIT 1",
+            (column,),
+        ).fetchone()
+        values: list[str] | None = None
+        if indexed is not None:
+            # column names come from SEARCH_COLUMNS (code constants)
+            rows = conn.execute(
+                f"WITH RECURSIVE n(v) AS (SELECT min({column}) FROM traces UNION ALL"
+                f" SELECT (SELECT min({column}) FROM traces WHERE {column} > n.v) FROM n"
+                " WHERE n.v IS NOT NULL LIMIT ?) SELECT v FROM n WHERE v IS NOT NULL",
+                (MAX_DISTINCT_NAMES + 2,),
+            ).fetchall()
+            values = [r[0] for r in rows] if len(rows) <= MAX_DISTINCT_NAMES else None
+        with self._lock:
+            self._values_cache[column] = (version or "", values)
+        return values
 
     def _span_names_resolver(self, conn: sqlite3.Connection) -> SpanNames:
         """Distinct span names matching a LIKE pattern, from a cached loose scan of spans_name.
@@ -398,7 +467,7 @@ class ReadStore:
         column = SORT_COLUMNS[field]
         direction = "DESC" if order == "desc" else "ASC"
         with self.connection() as conn:
-            where, args = filter_sql(params, self._span_names_resolver(conn))
+            where, args = self._filters(conn, params)
             sql = (
                 f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE {' AND '.join(where) or '1'} "
                 f"ORDER BY {column} {direction}, trace_id {direction} LIMIT ? OFFSET ?"
@@ -472,9 +541,16 @@ class ReadStore:
 
 # -- filters and cursors ----------------------------------------------------------------------
 def filter_sql(
-    params: TraceQueryParams, span_names: SpanNames | None = None
+    params: TraceQueryParams,
+    span_names: SpanNames | None = None,
+    *,
+    values: Values | None = None,
+    attrs: AttrPlanner | None = None,
 ) -> tuple[list[str], list[Any]]:
-    """WHERE clauses (AND-ed) and their parameters for every filter in `params`."""
+    """WHERE clauses (AND-ed) and their parameters for every filter in `params`.
+
+    The resolvers and the planner (see compile_query) must belong to the read transaction the
+    clauses run in."""
     where: list[str] = []
     args: list[Any] = []
     if params.workflow_name is not None:
@@ -511,14 +587,20 @@ def filter_sql(
         where.append("cost >= ?")
         args.append(params.min_cost)
     if params.search and params.search.strip():
-        sql, search_args = text_search_sql(params.search, span_names)
+        sql, search_args = text_search_sql(params.search, span_names, values)
         where.append(sql)
         args.extend(search_args)
     if params.q and params.q.strip():
-        compiled = compile_query(params.q, span_names=span_names)
+        compiled = compile_query(params.q, span_names=span_names, attrs=attrs, values=values)
         where.append(compiled.sql)
         args.extend(compiled.params)
     return where, args
+
+
+def sqlite_checkpoint(conn: sqlite3.Connection) -> str | None:
+    """The projector's last applied offset in this snapshot (None: not a projector database)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
+    return None if row is None else str(row[0])
 
 
 def _count(

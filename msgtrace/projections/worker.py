@@ -4,6 +4,10 @@ Applies pending log files on start, then sleeps on watchfiles (inotify) for chan
 segments/ and tombstones/ and applies again; no busy polling (a slow safety re-check runs every
 `SAFETY_INTERVAL_S` in case a notification is lost). SIGTERM/SIGINT stop it between batches: the
 batch in flight commits or rolls back as a whole, and the process exits 0.
+
+When nothing is left to apply it extends the attribute index (attr_index.py) in short batches,
+stopping as soon as a new log file is pending, so indexing never delays projection by more than
+one batch.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("msgtrace.projections.worker")
 
 SAFETY_INTERVAL_S = 5.0  # also how soon a removed database file is noticed
+# spans per attribute-index transaction: short, so new log files wait little behind one
+INDEX_BATCH_SPANS = 5000
 
 
 def run(projector: Projector, stop: threading.Event) -> None:
@@ -36,7 +42,7 @@ def run(projector: Projector, stop: threading.Event) -> None:
     for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
     identity = _db_identity(projector.db_path)
-    if not _apply(projector, stop):
+    if not _apply_and_index(projector, stop):
         return
     while not stop.is_set() and _db_identity(projector.db_path) == identity:
         for _changes in watchfiles.watch(
@@ -49,7 +55,7 @@ def run(projector: Projector, stop: threading.Event) -> None:
             raise_interrupt=False,
             watch_filter=_is_log_file,
         ):
-            if stop.is_set() or not _apply(projector, stop):
+            if stop.is_set() or not _apply_and_index(projector, stop):
                 break
             if _db_identity(projector.db_path) != identity:
                 break
@@ -58,6 +64,49 @@ def run(projector: Projector, stop: threading.Event) -> None:
 def _is_log_file(_change: object, path: str) -> bool:
     name = Path(path).name
     return name.endswith(naming.SEGMENT_SUFFIX) and not name.startswith(".")
+
+
+def _apply_and_index(projector: Projector, stop: threading.Event) -> bool:
+    """Apply what is pending, then extend the attribute index while no new log file arrives;
+    the log always goes first. False as `_apply`."""
+    while True:
+        if not _apply(projector, stop):
+            return False
+        if not _index(projector, stop, _log_head(projector)):
+            return True
+
+
+def _index(projector: Projector, stop: threading.Event, head: tuple[int, int]) -> bool:
+    """Run attribute-index batches until caught up or stopped; True when it stopped because the
+    log grew past `head` (the caller applies the new files first)."""
+    from msgtrace.projections import attr_index
+
+    indexed = 0
+    try:
+        while not stop.is_set():
+            if _log_head(projector) != head:
+                return True
+            n = attr_index.index_batch(projector.conn, INDEX_BATCH_SPANS)
+            if n == 0:
+                break
+            indexed += n
+    except Exception:
+        log.exception("indexing span attributes failed; will retry on the next change")
+    if indexed:
+        log.info("indexed the attributes of %d spans", indexed)
+    return False
+
+
+def _log_head(projector: Projector) -> tuple[int, int]:
+    """The last offset of the newest segment and tombstone files (a directory listing: cheap
+    enough between index batches; a compaction leaves it unchanged)."""
+    heads = []
+    for files in (
+        naming.list_ranges(projector.data_dir / naming.SEGMENTS_DIR, naming.SEGMENT_SUFFIX),
+        naming.list_ranges(projector.data_dir / naming.TOMBSTONES_DIR, naming.SEGMENT_SUFFIX),
+    ):
+        heads.append(max((f.last for f in files), default=0))
+    return heads[0], heads[1]
 
 
 def _apply(projector: Projector, stop: threading.Event) -> bool:
