@@ -3,21 +3,26 @@
 Every additive column is kept as an exact integer (costs in 1e-12 units, durations in ns; the REAL
 columns are derived from them), so any apply order gives identical rows, and rows whose count
 reaches zero are deleted. A maximum cannot be subtracted: when a removed contribution held a key's
-maximum, the maximum is recomputed from the traces/spans tables for that key.
+maximum, the maximum is recomputed for that key: a per-minute roll-up reads the traces/spans
+tables, a coarser copy (`coarser`: per hour or per day) reads the next finer roll-up's rows of the
+bucket, which the caller has already updated in the same transaction.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
 from msgtrace.projections.apply_llm import exact_div
 from msgtrace.projections.apply_traces import cost_pico
+from msgtrace.projections.sqlite_writer import schema_sql
 
 MINUTE_NS = 60_000_000_000
 HOUR_NS = 3_600_000_000_000
+DAY_NS = 86_400_000_000_000
 _NO_MAX = -(2**62)
 
 
@@ -91,7 +96,75 @@ HISTOGRAM = Rollup(
     bucket_ns=HOUR_NS,
 )
 
-ROLLUPS = (USAGE, TRACES, HISTOGRAM)
+
+def coarser(fine: Rollup, bucket_ns: int, table: str) -> Rollup:
+    """`fine` per longer buckets (a multiple of its own), in `table`.
+
+    Same columns and keys; rows equal a GROUP BY of `fine`'s rows per bucket (sums added, maximum
+    taken). Its maximum is recomputed from `fine`'s rows of the bucket (at most
+    bucket_ns / fine.bucket_ns rows per key), never from spans or traces, so `fine` must be
+    updated first in the same transaction."""
+    assert bucket_ns % fine.bucket_ns == 0
+    max_sql = None
+    if fine.max_column is not None:
+        others = ", ".join(fine.keys[1:])
+        # _recompute_max binds [lo, hi) in ns; the roll-up's bucket_start is in seconds
+        max_sql = (
+            f"SELECT {others}, max({fine.max_column}) FROM {fine.table}"
+            " WHERE bucket_start >= ? / 1000000000 AND bucket_start < ? / 1000000000"
+            f" GROUP BY {others}"
+        )
+    return replace(fine, table=table, max_sql=max_sql, bucket_ns=bucket_ns)
+
+
+# Coarser copies, finest first: each one's maximum is recomputed from the one before it.
+USAGE_HOUR = coarser(USAGE, HOUR_NS, "usage_rollup_hour")
+USAGE_DAY = coarser(USAGE_HOUR, DAY_NS, "usage_rollup_day")
+TRACES_HOUR = coarser(TRACES, HOUR_NS, "trace_rollup_hour")
+TRACES_DAY = coarser(TRACES_HOUR, DAY_NS, "trace_rollup_day")
+HISTOGRAM_DAY = coarser(HISTOGRAM, DAY_NS, "duration_histogram_day")
+
+ROLLUPS = (USAGE, TRACES, HISTOGRAM, USAGE_HOUR, USAGE_DAY, TRACES_HOUR, TRACES_DAY, HISTOGRAM_DAY)
+
+
+def rebucket(contributions: pl.DataFrame, bucket_ns: int) -> pl.DataFrame:
+    """Contributions (bucket_start in seconds) moved to the start of their `bucket_ns` bucket."""
+    step = bucket_ns // 1_000_000_000
+    return contributions.with_columns((pl.col("bucket_start") // step) * step)
+
+
+def table_ddl(base_table: str, table: str) -> str:
+    """schema.sql's CREATE TABLE of `base_table`, for `table` (a coarser copy: same columns)."""
+    found = re.search(
+        rf"CREATE TABLE IF NOT EXISTS {base_table} \(.*?\) WITHOUT ROWID;", schema_sql(), re.DOTALL
+    )
+    assert found is not None, base_table
+    return found.group(0).replace(f" {base_table} (", f" {table} (", 1)
+
+
+def fill_coarser(conn: sqlite3.Connection, fine: Rollup, coarse: Rollup) -> None:
+    """Replace `coarse`'s rows by a GROUP BY of `fine`'s rows per `coarse` bucket.
+
+    For stores written without the projector (benchmark and test builders), whose REAL columns
+    may have no integer shadows: REAL sums are added as REALs, so on a projector's store they can
+    differ from the projector's rows in the last bits. The projector never calls this."""
+    step = coarse.bucket_ns // 1_000_000_000
+    others = list(fine.keys[1:])
+    reals = [real for real, _, _ in fine.derived]
+    maxes = [fine.max_column, "duration_ms_max"] if fine.max_column else []
+    columns = ["bucket_start", *others, *fine.sums, *reals, *maxes]
+    select = [
+        f"bucket_start / {step} * {step}",
+        *others,
+        *[f"sum({c})" for c in [*fine.sums, *reals]],
+        *[f"max({c})" for c in maxes],
+    ]
+    group = ", ".join(str(i + 1) for i in range(1 + len(others)))
+    conn.execute(f"DELETE FROM {coarse.table}")  # names are code constants
+    conn.execute(
+        f"INSERT INTO {coarse.table} ({', '.join(columns)}) SELECT {', '.join(select)}"
+        f" FROM {fine.table} GROUP BY {group}"
+    )
 
 
 def _bucket(column: str, bucket_ns: int) -> pl.Expr:
@@ -99,7 +172,7 @@ def _bucket(column: str, bucket_ns: int) -> pl.Expr:
 
 
 def usage_contributions(spans: pl.DataFrame, summary: pl.DataFrame) -> pl.DataFrame:
-    """One row per span counting usage, keyed like usage_rollup."""
+    """One row per span counting usage, keyed like usage_rollup (per minute)."""
     counted = spans.filter(pl.col("counts_usage")).join(
         summary.select("trace_id", pl.col("workflow_name").alias("_trace_workflow")),
         on="trace_id",

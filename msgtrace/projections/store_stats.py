@@ -5,6 +5,13 @@ filters are applied at that granularity: a bucket counts when its start lies in
 [start_time, end_time]. Duration percentiles come from the histogram (about 19% wide bins,
 interpolated); with a workflow or service filter the histogram cannot answer, so they are computed
 from the matching traces (index-assisted) instead.
+
+Long ranges read the coarser copies (`<table>_hour`, `<table>_day`, whose rows are GROUP BYs of
+the finest rows): a range is covered by whole days, then whole hours, then finest rows at the
+edges (`_cover`), which selects exactly the finest rows the range selects, so every answer equals
+the finest tables' own (REAL sums up to floating-point rounding). A time series uses a coarser copy
+only when its bucket is a multiple of the copy's. A database without the copies (one written by
+another tool) is read from the finest tables alone.
 """
 
 from __future__ import annotations
@@ -14,22 +21,109 @@ import sqlite3
 from typing import Any
 
 NS = 1_000_000_000
+MINUTE = 60
+HOUR = 3600
+DAY = 86400
 MAX_POINTS = 2000
 USAGE_GROUPS = {"model": "model", "workflow": "workflow_name", "service": "service_name"}
+# the coarser copies of each roll-up kept by the projector (apply_rollups.coarser)
+_COARSER = {HOUR: "{}_hour", DAY: "{}_day"}
+
+# (grain seconds, lo, hi): rows of that grain's table with bucket_start in [lo, hi); None = open
+Part = tuple[int, int | None, int | None]
 
 
-def _bucket_range(
-    start_time: int | None, end_time: int | None, step: int
-) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    args: list[Any] = []
-    if start_time is not None:
-        where.append("bucket_start >= ?")
-        args.append((start_time // NS) // step * step)
-    if end_time is not None:
-        where.append("bucket_start <= ?")
-        args.append(end_time // NS)
-    return where, args
+def _span(
+    start_time: int | None, end_time: int | None, align: int, grain: int
+) -> tuple[int | None, int | None]:
+    """Bucket starts [lo, hi) in seconds of a table of `grain`-second rows: from `start_time`
+    floored to `align`, through the last row starting at or before `end_time`."""
+    lo = None if start_time is None else (start_time // NS) // align * align
+    hi = None if end_time is None else (end_time // NS) // grain * grain + grain
+    return lo, hi
+
+
+def _cover(lo: int | None, hi: int | None, grains: list[int]) -> list[Part]:
+    """Split [lo, hi) (multiples of the finest grain, `grains[-1]`) into parts, coarsest grain
+    first: whole buckets of `grains[0]` in the middle, the edges covered by the finer grains.
+    Every finest-grain bucket of [lo, hi) lies in exactly one part's buckets."""
+    grain, finer = grains[0], grains[1:]
+    if not finer or (lo is not None and hi is not None and lo >= hi):
+        return [(grains[-1], lo, hi)]
+    a = None if lo is None else -(-lo // grain) * grain
+    b = None if hi is None else hi // grain * grain
+    if a is not None and b is not None and a >= b:
+        return _cover(lo, hi, finer)
+    parts: list[Part] = []
+    if lo is not None and a is not None and lo < a:
+        parts += _cover(lo, a, finer)
+    parts.append((grain, a, b))
+    if hi is not None and b is not None and b < hi:
+        parts += _cover(b, hi, finer)
+    return parts
+
+
+def _tables(
+    conn: sqlite3.Connection, table: str, grain: int, step: int | None = None
+) -> dict[int, str]:
+    """{grain seconds: table} for `table` (rows per `grain`) and those of its coarser copies the
+    database has; with a time series `step`, only those whose grain divides it."""
+    names = {
+        g: f.format(table)
+        for g, f in _COARSER.items()
+        if g > grain and (step is None or step % g == 0)
+    }
+    present: set[str] = set()
+    if names:
+        marks = ", ".join("?" for _ in names)
+        present = {
+            r[0]
+            for r in conn.execute(
+                f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({marks})",
+                list(names.values()),
+            )
+        }
+    return {grain: table, **{g: n for g, n in names.items() if n in present}}
+
+
+def _union(
+    tables: dict[int, str],
+    parts: list[Part],
+    select: str,
+    where: list[str],
+    args: list[Any],
+    group_by: str = "",
+) -> tuple[str, list[Any]]:
+    """A UNION ALL of `SELECT select FROM <part's table> WHERE where AND <part's range>`."""
+    sqls: list[str] = []
+    params: list[Any] = []
+    for grain, lo, hi in parts:
+        w, a = list(where), list(args)
+        if lo is not None:
+            w.append("bucket_start >= ?")
+            a.append(lo)
+        if hi is not None:
+            w.append("bucket_start < ?")
+            a.append(hi)
+        group = f" GROUP BY {group_by}" if group_by else ""
+        sqls.append(f"SELECT {select} FROM {tables[grain]} WHERE {_where(w)}{group}")
+        params += a
+    return " UNION ALL ".join(sqls), params
+
+
+def _ranged(
+    conn: sqlite3.Connection,
+    table: str,
+    grain: int,
+    start_time: int | None,
+    end_time: int | None,
+    step: int | None = None,
+) -> tuple[dict[int, str], list[Part]]:
+    """The tables and parts selecting `table`'s rows with bucket_start in [start_time floored to
+    `step` (a time series' bucket; else to `grain`), end_time]."""
+    tables = _tables(conn, table, grain, step)
+    lo, hi = _span(start_time, end_time, step or grain, grain)
+    return tables, _cover(lo, hi, sorted(tables, reverse=True))
 
 
 def _dims(workflow_name: str | None, service: str | None) -> tuple[list[str], list[Any]]:
@@ -57,22 +151,29 @@ def stats(
     service: str | None = None,
 ) -> dict[str, Any]:
     """Totals, error rate, duration avg/p50/p95/p99, tokens, cost and the data's time range."""
-    tw, ta = _bucket_range(start_time, end_time, 60)
     dw, da = _dims(workflow_name, service)
+    tables, parts = _ranged(conn, "trace_rollup", MINUTE, start_time, end_time)
+    union, args = _union(
+        tables,
+        parts,
+        "traces, error_traces, spans, errors, duration_ms_sum, input_tokens, output_tokens,"
+        " total_tokens, cost, duration_ms_max",
+        dw,
+        da,
+    )
     row = conn.execute(
         "SELECT coalesce(sum(traces), 0), coalesce(sum(error_traces), 0), coalesce(sum(spans), 0),"
         " coalesce(sum(errors), 0), coalesce(sum(duration_ms_sum), 0), coalesce(sum(input_tokens), 0),"
         " coalesce(sum(output_tokens), 0), coalesce(sum(total_tokens), 0), coalesce(sum(cost), 0),"
-        " max(duration_ms_max)"
-        f" FROM trace_rollup WHERE {_where(tw + dw)}",
-        [*ta, *da],
+        f" max(duration_ms_max) FROM ({union})",
+        args,
     ).fetchone()
     traces, error_traces, spans, errors, dur_sum, tin, tout, ttotal, cost, dur_max = row
     if workflow_name is None and service is None:
-        hw, ha = _bucket_range(start_time, end_time, 3600)
+        tables, parts = _ranged(conn, "duration_histogram", HOUR, start_time, end_time)
+        union, args = _union(tables, parts, "bin, traces", [], [])
         bins = conn.execute(
-            f"SELECT bin, sum(traces) FROM duration_histogram WHERE {_where(hw)} GROUP BY bin ORDER BY bin",
-            ha,
+            f"SELECT bin, sum(traces) FROM ({union}) GROUP BY bin ORDER BY bin", args
         ).fetchall()
         pcts = _histogram_percentiles([(b, n) for b, n in bins], dur_max)
     else:
@@ -214,13 +315,24 @@ def timeseries(
 ) -> dict[str, Any]:
     """Traces, errors, duration and tokens per bucket (seconds, multiple of 60), oldest first."""
     step = _resolve_bucket(conn, "trace_rollup", bucket, start_time, end_time)
-    tw, ta = _bucket_range(start_time, end_time, step)
     dw, da = _dims(workflow_name, service)
+    tables, parts = _ranged(conn, "trace_rollup", MINUTE, start_time, end_time, step)
+    # grouped per bucket_start first: streams in primary-key order, so the outer sort is small
+    union, args = _union(
+        tables,
+        parts,
+        "bucket_start, sum(traces) AS traces, sum(error_traces) AS error_traces,"
+        " sum(duration_ms_sum) AS duration_ms_sum, max(duration_ms_max) AS duration_ms_max,"
+        " sum(total_tokens) AS total_tokens, sum(cost) AS cost",
+        dw,
+        da,
+        "bucket_start",
+    )
     rows = conn.execute(
         "SELECT (bucket_start / ?) * ? AS t, sum(traces), sum(error_traces), sum(duration_ms_sum),"
         " max(duration_ms_max), sum(total_tokens), sum(cost)"
-        f" FROM trace_rollup WHERE {_where(tw + dw)} GROUP BY t ORDER BY t DESC LIMIT ?",
-        [step, step, *ta, *da, MAX_POINTS],
+        f" FROM ({union}) GROUP BY t ORDER BY t DESC LIMIT ?",
+        [step, step, *args, MAX_POINTS],
     ).fetchall()
     points = [
         {
@@ -237,6 +349,19 @@ def timeseries(
     return {"bucket_seconds": step, "points": points}
 
 
+_USAGE_COLUMNS = (
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost",
+    "unpriced_calls",
+    "errors",
+    "duration_ms_sum",
+)
+_USAGE_INNER = ", ".join(f"sum({c}) AS {c}" for c in _USAGE_COLUMNS)
 _USAGE_SUMS = (
     "sum(calls), sum(input_tokens), sum(output_tokens), sum(cached_tokens), sum(reasoning_tokens),"
     " sum(total_tokens), sum(cost), sum(unpriced_calls), sum(errors), sum(duration_ms_sum)"
@@ -275,11 +400,21 @@ def usage(
         raise QueryError(f"group_by: must be one of {', '.join(USAGE_GROUPS)} (got {group_by!r})")
     column = USAGE_GROUPS[group_by]
     step = _resolve_bucket(conn, "usage_rollup", bucket, start_time, end_time)
-    tw, ta = _bucket_range(start_time, end_time, step)
+    tables, parts = _ranged(conn, "usage_rollup", MINUTE, start_time, end_time, step)
+    # grouped per (bucket_start, key) first: for the model (the primary key's second column)
+    # that streams without a sort, and the outer sort sees a few rows per bucket
+    union, args = _union(
+        tables,
+        parts,
+        f"{column} AS k, bucket_start, {_USAGE_INNER}",
+        [],
+        [],
+        "bucket_start, k",
+    )
     series_rows = conn.execute(
-        f"SELECT {column} AS k, (bucket_start / ?) * ? AS t, {_USAGE_SUMS} FROM usage_rollup"
-        f" WHERE {_where(tw)} GROUP BY k, t ORDER BY k, t",
-        [step, step, *ta],
+        f"SELECT k, (bucket_start / ?) * ? AS t, {_USAGE_SUMS} FROM ({union})"
+        " GROUP BY k, t ORDER BY k, t",
+        [step, step, *args],
     ).fetchall()
     # one pass over the roll-up: totals are the sums of each key's points
     sums: dict[str, list[Any]] = {}
@@ -312,8 +447,9 @@ FACETS = {
 def facet(conn: sqlite3.Connection, kind: str) -> list[dict[str, Any]]:
     """Distinct names with counts (traces for workflows/services, LLM calls for models)."""
     table, column, count = FACETS[kind]
+    tables = _tables(conn, table, MINUTE)
     rows = conn.execute(
-        f"SELECT {column}, {count} AS n FROM {table} WHERE {column} != '' "
+        f"SELECT {column}, {count} AS n FROM {tables[max(tables)]} WHERE {column} != '' "
         f"GROUP BY {column} ORDER BY n DESC, {column}"
     ).fetchall()
     return [{"name": name, "count": n} for name, n in rows]

@@ -68,24 +68,40 @@ class View(Protocol):
 
 @dataclass(frozen=True)
 class RollupView:
-    """A roll-up kept by difference (see apply_rollups)."""
+    """A roll-up kept by difference (see apply_rollups), and its coarser copies.
+
+    `coarser` holds the same roll-up per longer buckets, finest first (e.g. per hour, then per
+    day): this view owns their tables and applies the batch's contributions, moved to each one's
+    buckets, after `rollup`'s, so a coarser copy's maximum can be recomputed from the finer rows
+    already updated. Each copy's rows equal a GROUP BY of `rollup`'s rows per its bucket."""
 
     rollup: rollups.Rollup
     contributions: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame]
-    tables: tuple[str, ...] = ()
-    ddl: str = ""
+    coarser: tuple[rollups.Rollup, ...] = ()
 
     @property
     def name(self) -> str:
         return self.rollup.table
 
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(c.table for c in self.coarser)
+
+    @property
+    def ddl(self) -> str:
+        return "\n".join(rollups.table_ddl(self.rollup.table, c.table) for c in self.coarser)
+
     def apply(self, conn: sqlite3.Connection, change: TraceChange) -> None:
-        rollups.apply_delta(
-            conn,
-            self.rollup,
-            self.contributions(change.old_spans, change.old_summary),
-            self.contributions(change.new_spans, change.new_summary),
-        )
+        old = self.contributions(change.old_spans, change.old_summary)
+        new = self.contributions(change.new_spans, change.new_summary)
+        rollups.apply_delta(conn, self.rollup, old, new)
+        for coarse in self.coarser:
+            rollups.apply_delta(
+                conn,
+                coarse,
+                rollups.rebucket(old, coarse.bucket_ns),
+                rollups.rebucket(new, coarse.bucket_ns),
+            )
 
 
 @dataclass(frozen=True)
@@ -113,7 +129,19 @@ class TraceModelsView:
 
 BUILTIN_VIEWS: tuple[View, ...] = (
     TraceModelsView(),
-    RollupView(rollups.USAGE, rollups.usage_contributions),
-    RollupView(rollups.TRACES, lambda spans, summary: rollups.trace_contributions(summary)),
-    RollupView(rollups.HISTOGRAM, lambda spans, summary: rollups.histogram_contributions(summary)),
+    RollupView(
+        rollups.USAGE,
+        rollups.usage_contributions,
+        (rollups.USAGE_HOUR, rollups.USAGE_DAY),
+    ),
+    RollupView(
+        rollups.TRACES,
+        lambda spans, summary: rollups.trace_contributions(summary),
+        (rollups.TRACES_HOUR, rollups.TRACES_DAY),
+    ),
+    RollupView(
+        rollups.HISTOGRAM,
+        lambda spans, summary: rollups.histogram_contributions(summary),
+        (rollups.HISTOGRAM_DAY,),
+    ),
 )
