@@ -224,6 +224,21 @@ def _rollups(conn: sqlite3.Connection) -> None:
         " sum(s.duration_ms), max(s.duration_ms)"
         " FROM spans s JOIN traces t USING (trace_id) WHERE s.counts_usage = 1 GROUP BY 1, 2, 3, 4"
     )
+    _coarser_rollups(conn)
+
+
+def _coarser_rollups(conn: sqlite3.Connection) -> None:
+    """The per-hour and per-day copies of the roll-ups, grouped from the finer rows."""
+    from msgtrace.projections.apply_rollups import fill_coarser, table_ddl
+    from msgtrace.projections.views import BUILTIN_VIEWS, RollupView
+
+    for view in BUILTIN_VIEWS:
+        if isinstance(view, RollupView):
+            fine = view.rollup
+            for coarse in view.coarser:
+                conn.execute(table_ddl(view.rollup.table, coarse.table))
+                fill_coarser(conn, fine, coarse)
+                fine = coarse
 
 
 def ensure_store(scale: float) -> Path:
@@ -235,6 +250,18 @@ def ensure_store(scale: float) -> Path:
             f"generating {traces:,} traces / {traces * SPANS_PER_TRACE + BIG_TRACE_SPANS:,} spans ..."
         )
         generate(path, traces)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        # a store cached before the per-hour and per-day roll-ups existed gets them now
+        if not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'trace_rollup_day'"
+        ).fetchone():
+            log(f"adding the hourly and daily roll-ups to {path.name} ...")
+            conn.execute("BEGIN")
+            _coarser_rollups(conn)
+            conn.execute("COMMIT")
+    finally:
+        conn.close()
     return path
 
 
