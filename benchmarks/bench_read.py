@@ -146,6 +146,7 @@ def generate(path: Path, traces: int) -> None:
     _add_big_trace(conn)
     _rollups(conn)
     conn.execute("COMMIT")
+    index_attributes(conn)
     conn.execute("ANALYZE")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.close()
@@ -157,6 +158,24 @@ def _json_list(values: tuple[str, ...]) -> str:
     import json
 
     return json.dumps(list(values))
+
+
+def index_attributes(conn: sqlite3.Connection) -> None:
+    """Create the attribute index (and the free-text indexes) when missing and run the real
+    indexer over every span not indexed yet, as the projector worker does when idle."""
+    from msgtrace.projections import attr_index, sqlite_writer
+
+    for statement in sqlite_writer._statements(sqlite_writer.schema_sql()):
+        if "attr_" in statement or "traces_root" in statement:
+            conn.execute(statement)  # CREATE ... IF NOT EXISTS
+    started = time.perf_counter()
+    total = 0
+    while n := attr_index.index_batch(conn, 200_000):
+        total += n
+    if total:
+        conn.execute("ANALYZE attr_index")
+        conn.execute("ANALYZE traces_root")
+        log(f"attribute index: {total:,} spans in {time.perf_counter() - started:.1f}s")
 
 
 def _add_big_trace(conn: sqlite3.Connection) -> None:
@@ -304,6 +323,12 @@ def main(argv: list[str] | None = None) -> None:
     from msgtrace.projections.store import ReadStore, encode_cursor
 
     path = ensure_store(scale)
+    conn = sqlite3.connect(path, isolation_level=None)  # a store cached before the index
+    try:
+        conn.execute("PRAGMA cache_size=-200000")
+        index_attributes(conn)
+    finally:
+        conn.close()
     store = ReadStore(path)
     n_traces = store.list_traces(TraceQueryParams(limit=1)).total
     mid = (BASE_S + SPAN_S // 2) * NS

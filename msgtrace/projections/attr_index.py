@@ -47,8 +47,7 @@ _OTHER = b""
 _INTEGRAL_REAL = b"\x01"
 
 _CHECKPOINT_SQL = (
-    "(SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM meta"
-    f" WHERE key = '{CHECKPOINT_KEY}')"
+    f"(SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM meta WHERE key = '{CHECKPOINT_KEY}')"
 )
 
 # one pass of json_each per span; the second row of `x` adds the integral-real marker
@@ -241,8 +240,7 @@ class AttrPlanner:
         """At most RARE_LIMIT index rows match (markers excluded)."""
         test, params = cond.index_sql("a")
         n = self.conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM attr_index a WHERE a.key = ? AND {test}"
-            " LIMIT ?)",
+            f"SELECT count(*) FROM (SELECT 1 FROM attr_index a WHERE a.key = ? AND {test} LIMIT ?)",
             [cond.key, *params, RARE_LIMIT + 1],
         ).fetchone()[0]
         return int(n) <= RARE_LIMIT
@@ -310,9 +308,7 @@ def _probe(
     unindexed: list[str] = []
     unindexed_args: list[Any] = []
     if dirty:
-        unindexed.append(
-            "EXISTS (SELECT 1 FROM attr_dirty d WHERE d.trace_id = traces.trace_id)"
-        )
+        unindexed.append("EXISTS (SELECT 1 FROM attr_dirty d WHERE d.trace_id = traces.trace_id)")
     if markers:
         marks = ", ".join("?" for _ in markers)
         unindexed.append(
