@@ -246,8 +246,9 @@ def _rollups(conn: sqlite3.Connection) -> None:
     _coarser_rollups(conn)
 
 
-def _coarser_rollups(conn: sqlite3.Connection) -> None:
-    """The per-hour and per-day copies of the roll-ups, grouped from the finer rows."""
+def _coarser_rollups(conn: sqlite3.Connection, *, only_missing: bool = False) -> None:
+    """The coarser copies of the roll-ups (quarter-hourly to daily), grouped from the finer
+    rows; with `only_missing`, only the tables the store does not have yet."""
     from msgtrace.projections.apply_rollups import fill_coarser, table_ddl
     from msgtrace.projections.views import BUILTIN_VIEWS, RollupView
 
@@ -255,8 +256,13 @@ def _coarser_rollups(conn: sqlite3.Connection) -> None:
         if isinstance(view, RollupView):
             fine = view.rollup
             for coarse in view.coarser:
-                conn.execute(table_ddl(view.rollup.table, coarse.table))
-                fill_coarser(conn, fine, coarse)
+                exists = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = ?", (coarse.table,)
+                ).fetchone()
+                if not (only_missing and exists):
+                    log(f"filling {coarse.table} ...")
+                    conn.execute(table_ddl(view.rollup.table, coarse.table))
+                    fill_coarser(conn, fine, coarse)
                 fine = coarse
 
 
@@ -271,14 +277,10 @@ def ensure_store(scale: float) -> Path:
         generate(path, traces)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        # a store cached before the per-hour and per-day roll-ups existed gets them now
-        if not conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'trace_rollup_day'"
-        ).fetchone():
-            log(f"adding the hourly and daily roll-ups to {path.name} ...")
-            conn.execute("BEGIN")
-            _coarser_rollups(conn)
-            conn.execute("COMMIT")
+        # a store cached before some of the coarser roll-ups existed gets them now
+        conn.execute("BEGIN")
+        _coarser_rollups(conn, only_missing=True)
+        conn.execute("COMMIT")
     finally:
         conn.close()
     return path

@@ -4,7 +4,7 @@ Every additive column is kept as an exact integer (costs in 1e-12 units, duratio
 columns are derived from them), so any apply order gives identical rows, and rows whose count
 reaches zero are deleted. A maximum cannot be subtracted: when a removed contribution held a key's
 maximum, the maximum is recomputed for that key: a per-minute roll-up reads the traces/spans
-tables, a coarser copy (`coarser`: per hour or per day) reads the next finer roll-up's rows of the
+tables, a coarser copy (`coarser`: per quarter hour, hour, six hours or day) reads the next finer roll-up's rows of the
 bucket, which the caller has already updated in the same transaction.
 """
 
@@ -21,7 +21,9 @@ from msgtrace.projections.apply_traces import cost_pico
 from msgtrace.projections.sqlite_writer import schema_sql
 
 MINUTE_NS = 60_000_000_000
+QUARTER_NS = 900_000_000_000
 HOUR_NS = 3_600_000_000_000
+SIX_HOURS_NS = 21_600_000_000_000
 DAY_NS = 86_400_000_000_000
 _NO_MAX = -(2**62)
 
@@ -117,14 +119,33 @@ def coarser(fine: Rollup, bucket_ns: int, table: str) -> Rollup:
     return replace(fine, table=table, max_sql=max_sql, bucket_ns=bucket_ns)
 
 
-# Coarser copies, finest first: each one's maximum is recomputed from the one before it.
-USAGE_HOUR = coarser(USAGE, HOUR_NS, "usage_rollup_hour")
-USAGE_DAY = coarser(USAGE_HOUR, DAY_NS, "usage_rollup_day")
-TRACES_HOUR = coarser(TRACES, HOUR_NS, "trace_rollup_hour")
-TRACES_DAY = coarser(TRACES_HOUR, DAY_NS, "trace_rollup_day")
+# Coarser copies, finest first: each one's maximum is recomputed from the one before it. Each
+# tier serves the time series whose bucket it divides: the quarter hour ranges of about a day
+# (auto bucket 15 or 30 minutes), six hours ranges of a month or two (auto bucket 6 or 12 hours).
+USAGE_15M = coarser(USAGE, QUARTER_NS, "usage_rollup_15m")
+USAGE_HOUR = coarser(USAGE_15M, HOUR_NS, "usage_rollup_hour")
+USAGE_6H = coarser(USAGE_HOUR, SIX_HOURS_NS, "usage_rollup_6h")
+USAGE_DAY = coarser(USAGE_6H, DAY_NS, "usage_rollup_day")
+TRACES_15M = coarser(TRACES, QUARTER_NS, "trace_rollup_15m")
+TRACES_HOUR = coarser(TRACES_15M, HOUR_NS, "trace_rollup_hour")
+TRACES_6H = coarser(TRACES_HOUR, SIX_HOURS_NS, "trace_rollup_6h")
+TRACES_DAY = coarser(TRACES_6H, DAY_NS, "trace_rollup_day")
 HISTOGRAM_DAY = coarser(HISTOGRAM, DAY_NS, "duration_histogram_day")
 
-ROLLUPS = (USAGE, TRACES, HISTOGRAM, USAGE_HOUR, USAGE_DAY, TRACES_HOUR, TRACES_DAY, HISTOGRAM_DAY)
+ROLLUPS = (
+    USAGE,
+    TRACES,
+    HISTOGRAM,
+    USAGE_15M,
+    USAGE_HOUR,
+    USAGE_6H,
+    USAGE_DAY,
+    TRACES_15M,
+    TRACES_HOUR,
+    TRACES_6H,
+    TRACES_DAY,
+    HISTOGRAM_DAY,
+)
 
 
 def rebucket(contributions: pl.DataFrame, bucket_ns: int) -> pl.DataFrame:
@@ -234,8 +255,12 @@ def apply_delta(
     conn: sqlite3.Connection, rollup: Rollup, old: pl.DataFrame, new: pl.DataFrame
 ) -> None:
     """Replace contributions `old` by `new` in `rollup.table` (inside the caller's transaction)."""
-    if old.height == 0 and new.height == 0:
-        return
+    apply_changes(conn, rollup, signed_changes(old, new))
+
+
+def signed_changes(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """The contributions that differ between `old` and `new`, with `_sign` -1 (removed) or +1
+    (added): identical old and new contributions cancel out before touching SQLite."""
     identity = [c for c in old.columns]
     signed = pl.concat(
         [
@@ -243,8 +268,11 @@ def apply_delta(
             new.select(identity).with_columns(pl.lit(1, dtype=pl.Int64).alias("_sign")),
         ]
     )
-    # identical old and new contributions cancel out before touching SQLite
-    changed = signed.group_by(identity).agg(pl.col("_sign").sum()).filter(pl.col("_sign") != 0)
+    return signed.group_by(identity).agg(pl.col("_sign").sum()).filter(pl.col("_sign") != 0)
+
+
+def apply_changes(conn: sqlite3.Connection, rollup: Rollup, changed: pl.DataFrame) -> None:
+    """Apply `signed_changes` (possibly `rebucket`ed) to `rollup.table`."""
     if changed.height == 0:
         return
     keys = list(rollup.keys)

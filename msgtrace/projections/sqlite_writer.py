@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 # Bump when schema.sql changes in a way existing databases cannot follow: the projector reindexes.
-PROJECTION_SCHEMA_VERSION = "4"
+PROJECTION_SCHEMA_VERSION = "5"
 
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 

@@ -6,9 +6,9 @@ filters are applied at that granularity: a bucket counts when its start lies in
 interpolated); with a workflow or service filter the histogram cannot answer, so they are computed
 from the matching traces (index-assisted) instead.
 
-Long ranges read the coarser copies (`<table>_hour`, `<table>_day`, whose rows are GROUP BYs of
-the finest rows): a range is covered by whole days, then whole hours, then finest rows at the
-edges (`_cover`), which selects exactly the finest rows the range selects, so every answer equals
+Long ranges read the coarser copies (`<table>_15m`, `_hour`, `_6h`, `_day`, whose rows are GROUP
+BYs of the finest rows): a range is covered by whole days, then whole six hours, hours, quarter
+hours, and finest rows at the edges (`_cover`), which selects exactly the finest rows the range selects, so every answer equals
 the finest tables' own (REAL sums up to floating-point rounding). A time series uses a coarser copy
 only when its bucket is a multiple of the copy's. A database without the copies (one written by
 another tool) is read from the finest tables alone.
@@ -22,12 +22,14 @@ from typing import Any
 
 NS = 1_000_000_000
 MINUTE = 60
+QUARTER = 900
 HOUR = 3600
+SIX_HOURS = 21600
 DAY = 86400
 MAX_POINTS = 2000
 USAGE_GROUPS = {"model": "model", "workflow": "workflow_name", "service": "service_name"}
 # the coarser copies of each roll-up kept by the projector (apply_rollups.coarser)
-_COARSER = {HOUR: "{}_hour", DAY: "{}_day"}
+_COARSER = {QUARTER: "{}_15m", HOUR: "{}_hour", SIX_HOURS: "{}_6h", DAY: "{}_day"}
 
 # (grain seconds, lo, hi): rows of that grain's table with bucket_start in [lo, hi); None = open
 Part = tuple[int, int | None, int | None]

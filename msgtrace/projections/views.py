@@ -70,8 +70,8 @@ class View(Protocol):
 class RollupView:
     """A roll-up kept by difference (see apply_rollups), and its coarser copies.
 
-    `coarser` holds the same roll-up per longer buckets, finest first (e.g. per hour, then per
-    day): this view owns their tables and applies the batch's contributions, moved to each one's
+    `coarser` holds the same roll-up per longer buckets, finest first (e.g. per quarter hour,
+    hour, then day): this view owns their tables and applies the batch's contributions, moved to each one's
     buckets, after `rollup`'s, so a coarser copy's maximum can be recomputed from the finer rows
     already updated. Each copy's rows equal a GROUP BY of `rollup`'s rows per its bucket."""
 
@@ -92,16 +92,13 @@ class RollupView:
         return "\n".join(rollups.table_ddl(self.rollup.table, c.table) for c in self.coarser)
 
     def apply(self, conn: sqlite3.Connection, change: TraceChange) -> None:
-        old = self.contributions(change.old_spans, change.old_summary)
-        new = self.contributions(change.new_spans, change.new_summary)
-        rollups.apply_delta(conn, self.rollup, old, new)
+        changed = rollups.signed_changes(
+            self.contributions(change.old_spans, change.old_summary),
+            self.contributions(change.new_spans, change.new_summary),
+        )
+        rollups.apply_changes(conn, self.rollup, changed)
         for coarse in self.coarser:
-            rollups.apply_delta(
-                conn,
-                coarse,
-                rollups.rebucket(old, coarse.bucket_ns),
-                rollups.rebucket(new, coarse.bucket_ns),
-            )
+            rollups.apply_changes(conn, coarse, rollups.rebucket(changed, coarse.bucket_ns))
 
 
 @dataclass(frozen=True)
@@ -132,12 +129,12 @@ BUILTIN_VIEWS: tuple[View, ...] = (
     RollupView(
         rollups.USAGE,
         rollups.usage_contributions,
-        (rollups.USAGE_HOUR, rollups.USAGE_DAY),
+        (rollups.USAGE_15M, rollups.USAGE_HOUR, rollups.USAGE_6H, rollups.USAGE_DAY),
     ),
     RollupView(
         rollups.TRACES,
         lambda spans, summary: rollups.trace_contributions(summary),
-        (rollups.TRACES_HOUR, rollups.TRACES_DAY),
+        (rollups.TRACES_15M, rollups.TRACES_HOUR, rollups.TRACES_6H, rollups.TRACES_DAY),
     ),
     RollupView(
         rollups.HISTOGRAM,

@@ -241,3 +241,19 @@ def test_cover(
     lo: int | None, hi: int | None, expected: list[tuple[int, int | None, int | None]]
 ) -> None:
     assert store_stats._cover(lo, hi, [86400, 3600, 60]) == expected
+
+
+def test_cover_every_tier() -> None:
+    """From 00:01 to 2 days later 13:46: minutes, quarters, hours, six hours, then back down."""
+    lo, hi = 86400 + 60, 3 * 86400 + 13 * 3600 + 46 * 60
+    assert store_stats._cover(lo, hi, [86400, 21600, 3600, 900, 60]) == [
+        (60, lo, 86400 + 900),
+        (900, 86400 + 900, 86400 + 3600),
+        (3600, 86400 + 3600, 86400 + 21600),
+        (21600, 86400 + 21600, 2 * 86400),
+        (86400, 2 * 86400, 3 * 86400),
+        (21600, 3 * 86400, 3 * 86400 + 12 * 3600),
+        (3600, 3 * 86400 + 12 * 3600, 3 * 86400 + 13 * 3600),
+        (900, 3 * 86400 + 13 * 3600, 3 * 86400 + 13 * 3600 + 45 * 60),
+        (60, 3 * 86400 + 13 * 3600 + 45 * 60, hi),
+    ]
