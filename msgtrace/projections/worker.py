@@ -17,6 +17,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -29,8 +30,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("msgtrace.projections.worker")
 
 SAFETY_INTERVAL_S = 5.0  # also how soon a removed database file is noticed
-# spans per attribute-index transaction: short, so new log files wait little behind one
-INDEX_BATCH_SPANS = 5000
+# attribute-index transactions: short, so a new log file waits little behind one
+INDEX_BATCH_SPANS = 2000  # the first batch; later ones are sized to last about INDEX_BATCH_S
+INDEX_BATCH_S = 0.1
 
 
 def run(projector: Projector, stop: threading.Event) -> None:
@@ -82,14 +84,19 @@ def _index(projector: Projector, stop: threading.Event, head: tuple[int, int]) -
     from msgtrace.projections import attr_index
 
     indexed = 0
+    size = INDEX_BATCH_SPANS
     try:
         while not stop.is_set():
             if _log_head(projector) != head:
                 return True
-            n = attr_index.index_batch(projector.conn, INDEX_BATCH_SPANS)
+            started = time.perf_counter()
+            n = attr_index.index_batch(projector.conn, size)
             if n == 0:
                 break
             indexed += n
+            # batches sized to last about INDEX_BATCH_S whatever the spans' attributes hold
+            scale = INDEX_BATCH_S / max(time.perf_counter() - started, 1e-3)
+            size = int(min(max(size * min(scale, 2.0), 100), 50_000))
     except Exception:
         log.exception("indexing span attributes failed; will retry on the next change")
     if indexed:
