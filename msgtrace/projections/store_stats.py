@@ -7,11 +7,11 @@ interpolated); with a workflow or service filter the histogram cannot answer, so
 from the matching traces (index-assisted) instead.
 
 Long ranges read the coarser copies (`<table>_15m`, `_hour`, `_6h`, `_day`, whose rows are GROUP
-BYs of the finest rows): a range is covered by whole days, then whole six hours, hours, quarter
-hours, and finest rows at the edges (`_cover`), which selects exactly the finest rows the range selects, so every answer equals
-the finest tables' own (REAL sums up to floating-point rounding). A time series uses a coarser copy
-only when its bucket is a multiple of the copy's. A database without the copies (one written by
-another tool) is read from the finest tables alone.
+BYs of the finest rows): a range is covered by whole days, then whole six hours, hours and quarter
+hours, and finest rows at the edges (`_cover`). That selects exactly the finest rows the range
+selects, so every answer equals the finest tables' own (REAL sums up to floating-point rounding).
+A time series uses a coarser copy only when its bucket is a multiple of the copy's. A database
+without the copies (one written by another tool) is read from the finest tables alone.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ SIX_HOURS = 21600
 DAY = 86400
 MAX_POINTS = 2000
 USAGE_GROUPS = {"model": "model", "workflow": "workflow_name", "service": "service_name"}
-# the coarser copies of each roll-up kept by the projector (apply_rollups.coarser)
+# the coarser copies of each roll-up kept by the projector (apply_rollups.coarser; a test checks
+# these names against the views, so this module need not import the projector's)
 _COARSER = {QUARTER: "{}_15m", HOUR: "{}_hour", SIX_HOURS: "{}_6h", DAY: "{}_day"}
 
 # (grain seconds, lo, hi): rows of that grain's table with bucket_start in [lo, hi); None = open

@@ -257,3 +257,14 @@ def test_cover_every_tier() -> None:
         (900, 3 * 86400 + 13 * 3600, 3 * 86400 + 13 * 3600 + 45 * 60),
         (60, 3 * 86400 + 13 * 3600 + 45 * 60, hi),
     ]
+
+
+def test_the_reader_knows_every_coarser_table() -> None:
+    """store_stats names the copies itself (no projector import): the names match the views'."""
+    known = {
+        name.format(base)
+        for base in ("usage_rollup", "trace_rollup", "duration_histogram")
+        for name in store_stats._COARSER.values()
+    }
+    assert set(COARSE_TABLES) <= known
+    assert {t for t in known if t.startswith(("usage", "trace"))} <= set(COARSE_TABLES)
