@@ -4,8 +4,8 @@ Every additive column is kept as an exact integer (costs in 1e-12 units, duratio
 columns are derived from them), so any apply order gives identical rows, and rows whose count
 reaches zero are deleted. A maximum cannot be subtracted: when a removed contribution held a key's
 maximum, the maximum is recomputed for that key: a per-minute roll-up reads the traces/spans
-tables, a coarser copy (`coarser`: per quarter hour, hour, six hours or day) reads the next finer roll-up's rows of the
-bucket, which the caller has already updated in the same transaction.
+tables; a coarser copy (`coarser`: per quarter hour, hour, six hours or day) reads the next finer
+roll-up's rows of the bucket, which the caller has already updated in the same transaction.
 """
 
 from __future__ import annotations

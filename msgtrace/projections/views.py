@@ -71,9 +71,9 @@ class RollupView:
     """A roll-up kept by difference (see apply_rollups), and its coarser copies.
 
     `coarser` holds the same roll-up per longer buckets, finest first (e.g. per quarter hour,
-    hour, then day): this view owns their tables and applies the batch's contributions, moved to each one's
-    buckets, after `rollup`'s, so a coarser copy's maximum can be recomputed from the finer rows
-    already updated. Each copy's rows equal a GROUP BY of `rollup`'s rows per its bucket."""
+    hour, then day): this view owns their tables and applies the batch's changed contributions,
+    moved to each copy's buckets, after `rollup`'s, so a copy's maximum can be recomputed from the
+    finer rows already updated. Each copy's rows equal a GROUP BY of `rollup`'s rows per bucket."""
 
     rollup: rollups.Rollup
     contributions: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame]
