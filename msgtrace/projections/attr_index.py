@@ -130,9 +130,9 @@ def index_batch(conn: sqlite3.Connection, max_spans: int) -> int:
 def forget(conn: sqlite3.Connection, keys: list[tuple[str, str]]) -> None:
     """Before span rows `(trace_id, span_id)` are deleted (inside the caller's transaction):
     traces losing an indexed span drop their index rows and become dirty."""
-    if not keys:
-        return
-    cp = indexed_rowid(conn)
+    cp = indexed_rowid(conn) if keys else 0
+    if cp == 0:
+        return  # nothing indexed yet
     traces: set[str] = set()
     for trace_id, span_id in keys:
         if trace_id in traces:
