@@ -225,7 +225,22 @@ class ViewsBuilder:
                     s.duration_ms,
                 ),
             )
+        self._fill_coarser_rollups()
         c.execute("COMMIT")
+
+    def _fill_coarser_rollups(self) -> None:
+        """The quarter-hour to day copies of the roll-ups, grouped from the minute rows (as the
+        projector keeps them), so read tests go through the tables long ranges use."""
+        from msgtrace.projections.apply_rollups import fill_coarser, table_ddl
+        from msgtrace.projections.views import BUILTIN_VIEWS, RollupView
+
+        for view in BUILTIN_VIEWS:
+            if isinstance(view, RollupView):
+                fine = view.rollup
+                for coarse in view.coarser:
+                    self.conn.execute(table_ddl(view.rollup.table, coarse.table))
+                    fill_coarser(self.conn, fine, coarse)
+                    fine = coarse
 
 
 def tid(n: int) -> str:
