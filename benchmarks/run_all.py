@@ -31,6 +31,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
 RESULTS_JSON = WORK_DIR / "results.json"
 ANALYSIS_MD = BENCH_DIR / "ANALYSIS.md"
+SOAK_MD = BENCH_DIR / "SOAK.md"  # `python -m benchmarks.soak` output: half an hour, so not run here
 BUDGET_S = 29 * 60
 # Run order: cheap ceilings first, then components, then the end-to-end comparisons.
 ORDER = ("limits", "codec", "log", "projection", "ingest", "read", "phoenix", "ui")
@@ -177,6 +178,8 @@ def render(results: dict[str, dict[str, Any]], info: dict[str, Any], quick: bool
                      f"at commit {r.get('commit', '?')}._\n")
     if ANALYSIS_MD.exists():  # the hand-written reading of these numbers: profiles, next steps
         lines += ["", ANALYSIS_MD.read_text().strip()]
+    if SOAK_MD.exists():
+        lines += ["", SOAK_MD.read_text().strip()]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -1,6 +1,6 @@
 """Soak: a steady OTLP load with queries running, watching that resources stay flat.
 
-    .venv/bin/python -m benchmarks.soak [--minutes 30] [--rate 5000] [--interval 10]
+    .venv/bin/python -m benchmarks.soak [--minutes 30] [--rate 5000] [--interval 10] [--save]
 
 Not part of `run_all` (it takes half an hour by default). One `msgtrace start` on a fresh data dir
 under benchmarks/.work/soak/ receives `--rate` spans/s from the load generator (rate mode, its
@@ -47,6 +47,7 @@ from benchmarks.common import (
     dir_bytes,
     emit,
     log,
+    markdown,
     percentile,
     tree_rss_bytes,
 )
@@ -239,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-arg", action="append", default=[],
                         help="extra `msgtrace start` argument (repeatable), e.g. --server-arg=--retention-days=1")
     parser.add_argument("--keep-data", action="store_true", help="keep the soak data dir")
+    parser.add_argument("--save", action="store_true",
+                        help="also write the report to benchmarks/SOAK.md (run_all includes it)")
+    started = time.time()
     parser.add_argument("--corpus-seed", type=int, default=0)
     args = parser.parse_args(argv)
     duration = args.minutes * 60
@@ -327,7 +331,20 @@ def main(argv: list[str] | None = None) -> int:
         result.notes.append(f"First query errors: {queries.errors[:3]}")
     result.extra = {"samples": samples, "after_load": after, "flat": flat, "load": summary}
     emit(result)
+    if args.save:
+        save_report(result, time.time() - started)
     return 0
+
+
+def save_report(result: Result, seconds: float) -> None:
+    """benchmarks/SOAK.md: the markdown report, with the commit and date it was run at."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=REPO_DIR).stdout.strip() or "?"
+    when = time.strftime("%Y-%m-%d", time.gmtime())
+    text = ("<!-- written by `python -m benchmarks.soak --save`; run_all includes it in RESULTS.md -->\n"
+            + markdown(result.to_json()).strip()
+            + f"\n\n_Run {when} at commit {commit}; {seconds:,.0f} s._\n")
+    (Path(__file__).parent / "SOAK.md").write_text(text)
 
 
 if __name__ == "__main__":
