@@ -256,53 +256,23 @@ class ReadStore:
         )
 
     def _values_resolver(self, conn: sqlite3.Connection) -> Values:
-        """Distinct values of a free-text traces column matching a LIKE pattern.
-
-        The distinct values come from a loose scan of the column's index, cached until the
-        projector's checkpoint moves (so a value is never missed); None (unknown: the caller
-        keeps its LIKE) when the column has more than MAX_DISTINCT_NAMES values or no index.
-        """
+        """Distinct values of a free-text traces column matching a LIKE pattern, from a loose
+        scan of the column's index cached until the projector's checkpoint moves (so a value is
+        never missed). None (the caller keeps its LIKE) past MAX_DISTINCT_NAMES values."""
         version = sqlite_checkpoint(conn)
 
         def resolve(column: str, like: str) -> list[str] | None:
-            values = self._distinct_values(conn, column, version)
-            if values is None:
-                return None
-            rows = conn.execute(
-                "SELECT value FROM json_each(?) WHERE value LIKE ? ESCAPE '\\'",
-                (orjson.dumps(values).decode(), like),
-            ).fetchall()
-            return [r[0] for r in rows]
+            if column not in SEARCH_COLUMNS:
+                raise ValueError(f"not a free-text column: {column}")
+            with self._lock:
+                cached = self._values_cache.get(column)
+            if cached is None or version is None or cached[0] != version:
+                cached = (version or "", _loose_scan(conn, "traces", column))
+                with self._lock:
+                    self._values_cache[column] = cached
+            return None if cached[1] is None else _like_filter(conn, cached[1], like)
 
         return resolve
-
-    def _distinct_values(
-        self, conn: sqlite3.Connection, column: str, version: str | None
-    ) -> list[str] | None:
-        if column not in SEARCH_COLUMNS:
-            raise ValueError(f"not a free-text column: {column}")
-        with self._lock:
-            cached = self._values_cache.get(column)
-        if cached is not None and version is not None and cached[0] == version:
-            return cached[1]
-        indexed = conn.execute(
-            "SELECT 1 FROM pragma_index_list('traces') l, pragma_index_info(l.name) i"
-            " WHERE i.seqno = 0 AND i.name = ? LIMIT 1",
-            (column,),
-        ).fetchone()
-        values: list[str] | None = None
-        if indexed is not None:
-            # column names come from SEARCH_COLUMNS (code constants)
-            rows = conn.execute(
-                f"WITH RECURSIVE n(v) AS (SELECT min({column}) FROM traces UNION ALL"
-                f" SELECT (SELECT min({column}) FROM traces WHERE {column} > n.v) FROM n"
-                " WHERE n.v IS NOT NULL LIMIT ?) SELECT v FROM n WHERE v IS NOT NULL",
-                (MAX_DISTINCT_NAMES + 2,),
-            ).fetchall()
-            values = [r[0] for r in rows] if len(rows) <= MAX_DISTINCT_NAMES else None
-        with self._lock:
-            self._values_cache[column] = (version or "", values)
-        return values
 
     def _span_names_resolver(self, conn: sqlite3.Connection) -> SpanNames:
         """Distinct span names matching a LIKE pattern, from a cached loose scan of spans_name.
@@ -312,31 +282,13 @@ class ReadStore:
         """
 
         def resolve(like: str) -> list[str] | None:
-            names = self._distinct_names(conn)
-            if names is None:
-                return None
-            rows = conn.execute(
-                "SELECT value FROM json_each(?) WHERE value LIKE ? ESCAPE '\\'",
-                (orjson.dumps(names).decode(), like),
-            ).fetchall()
-            return [r[0] for r in rows]
+            now = time.monotonic()
+            cached = self._names_cache
+            if cached is None or now - cached[0] >= NAMES_TTL_S:
+                cached = self._names_cache = (now, _loose_scan(conn, "spans", "name"))
+            return None if cached[1] is None else _like_filter(conn, cached[1], like)
 
         return resolve
-
-    def _distinct_names(self, conn: sqlite3.Connection) -> list[str] | None:
-        now = time.monotonic()
-        cached = self._names_cache
-        if cached is not None and now - cached[0] < NAMES_TTL_S:
-            return cached[1]
-        rows = conn.execute(
-            "WITH RECURSIVE n(name) AS (SELECT min(name) FROM spans UNION ALL"
-            " SELECT (SELECT min(name) FROM spans WHERE name > n.name) FROM n"
-            " WHERE n.name IS NOT NULL LIMIT ?) SELECT name FROM n WHERE name IS NOT NULL",
-            (MAX_DISTINCT_NAMES + 2,),
-        ).fetchall()
-        names = [r[0] for r in rows] if len(rows) <= MAX_DISTINCT_NAMES else None
-        self._names_cache = (now, names)
-        return names
 
     def _trace_parts(
         self, trace_id: str, *, raw: bool
@@ -595,6 +547,34 @@ def filter_sql(
         where.append(compiled.sql)
         args.extend(compiled.params)
     return where, args
+
+
+def _loose_scan(conn: sqlite3.Connection, table: str, column: str) -> list[str] | None:
+    """The distinct non-NULL values of `column`, one index seek each; None past
+    MAX_DISTINCT_NAMES values or when no index leads with the column. Names are code constants."""
+    indexed = conn.execute(
+        "SELECT 1 FROM pragma_index_list(?) l, pragma_index_info(l.name) i"
+        " WHERE i.seqno = 0 AND i.name = ? LIMIT 1",
+        (table, column),
+    ).fetchone()
+    if indexed is None:
+        return None
+    rows = conn.execute(
+        f"WITH RECURSIVE n(v) AS (SELECT min({column}) FROM {table} UNION ALL"
+        f" SELECT (SELECT min({column}) FROM {table} WHERE {column} > n.v) FROM n"
+        " WHERE n.v IS NOT NULL LIMIT ?) SELECT v FROM n WHERE v IS NOT NULL",
+        (MAX_DISTINCT_NAMES + 2,),
+    ).fetchall()
+    return [r[0] for r in rows] if len(rows) <= MAX_DISTINCT_NAMES else None
+
+
+def _like_filter(conn: sqlite3.Connection, values: list[str], like: str) -> list[str]:
+    """The values SQLite's LIKE (ESCAPE '\\') matches: the same test as the scan it replaces."""
+    rows = conn.execute(
+        "SELECT value FROM json_each(?) WHERE value LIKE ? ESCAPE '\\'",
+        (orjson.dumps(values).decode(), like),
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def sqlite_checkpoint(conn: sqlite3.Connection) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,7 +83,7 @@ def like_scan(db: Path, word: str) -> set[str]:
         return {r[0] for r in conn.execute(f"SELECT trace_id FROM traces WHERE {sql}", params)}
 
 
-def listed(store: ReadStore, **kw: str) -> set[str]:
+def listed(store: ReadStore, **kw: Any) -> set[str]:
     return {t.trace_id for t in store.list_traces(TraceQueryParams(limit=100, **kw)).traces}
 
 
