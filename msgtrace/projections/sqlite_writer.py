@@ -18,6 +18,8 @@ from typing import Any
 # Bump when schema.sql changes in a way existing databases cannot follow: the projector reindexes.
 PROJECTION_SCHEMA_VERSION = "5"
 
+WAL_AUTOCHECKPOINT_PAGES = 8192  # 128 MiB of 16 KiB pages
+
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 
 
@@ -38,10 +40,18 @@ def connect(db_path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA page_size=16384")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint inside a commit only past WAL_AUTOCHECKPOINT_PAGES; the worker checkpoints when
+    # it has caught up (`checkpoint_wal`), so a burst is applied without copying pages back.
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     conn.execute("PRAGMA busy_timeout=60000")
     conn.execute("PRAGMA cache_size=-16384")  # 16 MiB: the projector shares a memory budget
     conn.execute("PRAGMA temp_store=MEMORY")
     return conn
+
+
+def checkpoint_wal(conn: sqlite3.Connection) -> None:
+    """Copy the WAL back into the database as far as readers allow (never waits for them)."""
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def create_schema(conn: sqlite3.Connection, extra_ddl: Iterable[str] = ()) -> None:
@@ -70,6 +80,7 @@ READER_INDEXES = (
     "traces_cost",
     "traces_workflow",
     "traces_service",
+    "traces_root",
     "traces_errors",
     "traces_session",
     "traces_user",

@@ -7,7 +7,7 @@ batch in flight commits or rolls back as a whole, and the process exits 0.
 
 When nothing is left to apply it extends the attribute index (attr_index.py) in short batches,
 stopping as soon as a new log file is pending, so indexing never delays projection by more than
-one batch.
+one batch; then it checkpoints the SQLite WAL (commits during a burst leave that for later).
 """
 
 from __future__ import annotations
@@ -75,7 +75,18 @@ def _apply_and_index(projector: Projector, stop: threading.Event) -> bool:
         if not _apply(projector, stop):
             return False
         if not _index(projector, stop, _log_head(projector)):
+            _checkpoint(projector)
             return True
+
+
+def _checkpoint(projector: Projector) -> None:
+    """Caught up: fold the WAL back into the database now rather than inside the next batch."""
+    from msgtrace.projections import sqlite_writer
+
+    try:
+        sqlite_writer.checkpoint_wal(projector.conn)
+    except Exception:  # a busy or damaged database shows up again on the next apply
+        log.exception("checkpointing the views' WAL failed")
 
 
 def _index(projector: Projector, stop: threading.Event, head: tuple[int, int]) -> bool:
