@@ -118,16 +118,7 @@ def traces_router(ctx: ReadContext, store: ReadStore, on_delete: DeleteHook) -> 
         summary="List traces with filters, sort and keyset pagination",
     )
     async def list_traces(params: Annotated[TraceQueryParams, Depends(list_params)]) -> Response:
-        page = await store.run(store.list_traces, params)
-        body = TraceList.model_construct(
-            traces=page.traces,
-            total=page.total,
-            next_cursor=page.next_cursor,
-            limit=page.limit,
-            offset=page.offset,
-            total_exact=page.total_exact,
-        )
-        return _json(body)
+        return Response(await store.run(store.list_traces_json, params), media_type=JSON)
 
     @router.delete(
         "/api/v1/traces",

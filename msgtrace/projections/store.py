@@ -12,7 +12,6 @@ store_stats.py and read the roll-up tables, never a scan of all traces.
 
 from __future__ import annotations
 
-import base64
 import os
 import queue
 import sqlite3
@@ -28,16 +27,26 @@ from urllib.parse import quote
 
 import orjson
 
-from msgtrace.core.errors import QueryError
-from msgtrace.core.models import MAX_NS, Span, Trace, TraceQueryParams, TraceSummary, tree_links
+from msgtrace.core.models import Span, Trace, TraceQueryParams, TraceSummary, tree_links
 from msgtrace.projections import store_stats
 from msgtrace.projections.attr_index import AttrPlanner
 from msgtrace.projections.query import (
     SEARCH_COLUMNS,
     SpanNames,
     Values,
-    compile_query,
-    text_search_sql,
+)
+from msgtrace.projections.store_list import (
+    SORT_COLUMNS,
+    count_matches,
+    decode_cursor,
+    encode_cursor,
+    filter_sql,
+    keyset,
+    like_filter,
+    live_cursor,
+    loose_scan,
+    parse_live_cursor,
+    sqlite_checkpoint,
 )
 from msgtrace.projections.store_rows import (
     SPAN_COLUMNS,
@@ -54,20 +63,7 @@ from msgtrace.projections.store_rows import (
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# sort name -> column; each has an index (column, trace_id) in schema.sql
-SORT_COLUMNS = {
-    "start_time": "start_time",
-    "duration": "duration_ms",
-    "span_count": "span_count",
-    "tokens": "total_tokens",
-    "cost": "cost",
-}
-_NULLABLE_SORT = {"cost"}
-COUNT_CAP = 10_000
 AGGREGATE_CACHE_SIZE = 128
-COUNT_BUDGET_S = 0.02
-COUNT_CHECK_EVERY = 1000  # SQLite VM steps between deadline checks
-MAX_DISTINCT_NAMES = 2000
 NAMES_TTL_S = 30.0
 
 
@@ -203,6 +199,16 @@ class ReadStore:
         `total` is exact when `total_exact`; otherwise it is a lower bound: COUNT_CAP when more
         traces match, or what the page proves when counting ran past COUNT_BUDGET_S.
         """
+        rows, page = self._list_page(params)
+        return TracePage(traces=[summary_from_row(r) for r in rows], **page)
+
+    def list_traces_json(self, params: TraceQueryParams) -> bytes:
+        """`GET /traces` body: the `list_traces` page as JSON, without building models."""
+        rows, page = self._list_page(params)
+        return orjson.dumps({"traces": [summary_dict(r) for r in rows], **page})
+
+    def _list_page(self, params: TraceQueryParams) -> tuple[list[sqlite3.Row], dict[str, Any]]:
+        """The page's rows and its other TracePage fields."""
         with self.connection() as conn:
             where, args = self._filters(conn, params)
             field, order = params.sort_key
@@ -213,7 +219,7 @@ class ReadStore:
             offset = params.offset
             if params.cursor:
                 value, trace_id = decode_cursor(params.cursor, field, order)
-                clause, cargs = _keyset(column, order, value, trace_id)
+                clause, cargs = keyset(column, order, value, trace_id)
                 page_where.append(clause)
                 page_args.extend(cargs)
                 offset = 0
@@ -222,7 +228,7 @@ class ReadStore:
                 f"ORDER BY {column} {direction}, trace_id {direction} LIMIT ? OFFSET ?"
             )
             rows = conn.execute(sql, [*page_args, params.limit + 1, offset]).fetchall()
-            counted, exact = _count(conn, params, where, args)
+            counted, exact = count_matches(conn, params, where, args)
         more = len(rows) > params.limit
         rows = rows[: params.limit]
         # past the count budget: a lower bound from what the page proves
@@ -235,14 +241,13 @@ class ReadStore:
         if more and rows:
             last = rows[-1]
             next_cursor = encode_cursor(field, order, last[column], last["trace_id"])
-        return TracePage(
-            traces=[summary_from_row(r) for r in rows],
-            total=total,
-            next_cursor=next_cursor,
-            limit=params.limit,
-            offset=params.offset,
-            total_exact=exact,
-        )
+        return rows, {
+            "total": total,
+            "next_cursor": next_cursor,
+            "limit": params.limit,
+            "offset": params.offset,
+            "total_exact": exact,
+        }
 
     def _filters(
         self, conn: sqlite3.Connection, params: TraceQueryParams
@@ -267,10 +272,10 @@ class ReadStore:
             with self._lock:
                 cached = self._values_cache.get(column)
             if cached is None or version is None or cached[0] != version:
-                cached = (version or "", _loose_scan(conn, "traces", column))
+                cached = (version or "", loose_scan(conn, "traces", column))
                 with self._lock:
                     self._values_cache[column] = cached
-            return None if cached[1] is None else _like_filter(conn, cached[1], like)
+            return None if cached[1] is None else like_filter(conn, cached[1], like)
 
         return resolve
 
@@ -285,8 +290,8 @@ class ReadStore:
             now = time.monotonic()
             cached = self._names_cache
             if cached is None or now - cached[0] >= NAMES_TTL_S:
-                cached = self._names_cache = (now, _loose_scan(conn, "spans", "name"))
-            return None if cached[1] is None else _like_filter(conn, cached[1], like)
+                cached = self._names_cache = (now, loose_scan(conn, "spans", "name"))
+            return None if cached[1] is None else like_filter(conn, cached[1], like)
 
         return resolve
 
@@ -489,185 +494,3 @@ class ReadStore:
                     self._aggregates.pop(next(iter(self._aggregates)))
                 self._aggregates[key] = (version, result)
         return result
-
-
-# -- filters and cursors ----------------------------------------------------------------------
-def filter_sql(
-    params: TraceQueryParams,
-    span_names: SpanNames | None = None,
-    *,
-    values: Values | None = None,
-    attrs: AttrPlanner | None = None,
-) -> tuple[list[str], list[Any]]:
-    """WHERE clauses (AND-ed) and their parameters for every filter in `params`.
-
-    The resolvers and the planner (see compile_query) must belong to the read transaction the
-    clauses run in."""
-    where: list[str] = []
-    args: list[Any] = []
-    if params.workflow_name is not None:
-        where.append("workflow_name = ?")
-        args.append(params.workflow_name)
-    if params.service is not None:
-        where.append("service_name = ?")
-        args.append(params.service)
-    if params.has_errors is True:
-        where.append("error_count > 0")
-    elif params.has_errors is False:
-        where.append("error_count = 0")
-    if params.min_duration_ms is not None:
-        where.append("duration_ms >= ?")
-        args.append(params.min_duration_ms)
-    if params.max_duration_ms is not None:
-        where.append("duration_ms <= ?")
-        args.append(params.max_duration_ms)
-    if params.start_time is not None:
-        where.append("start_time >= ?")
-        args.append(params.start_time)
-    if params.end_time is not None:
-        where.append("start_time <= ?")
-        args.append(params.end_time)
-    if params.model is not None:
-        # a primary-key probe per candidate trace, (model, start_time, trace_id); LIMIT 1 keeps
-        # SQLite from turning it into IN (...) (see query.py)
-        where.append(
-            "EXISTS (SELECT 1 FROM trace_models m WHERE m.model = ?"
-            " AND m.start_time = traces.start_time AND m.trace_id = traces.trace_id LIMIT 1)"
-        )
-        args.append(params.model)
-    if params.min_cost is not None:
-        where.append("cost >= ?")
-        args.append(params.min_cost)
-    if params.search and params.search.strip():
-        sql, search_args = text_search_sql(params.search, span_names, values)
-        where.append(sql)
-        args.extend(search_args)
-    if params.q and params.q.strip():
-        compiled = compile_query(params.q, span_names=span_names, attrs=attrs, values=values)
-        where.append(compiled.sql)
-        args.extend(compiled.params)
-    return where, args
-
-
-def _loose_scan(conn: sqlite3.Connection, table: str, column: str) -> list[str] | None:
-    """The distinct non-NULL values of `column`, one index seek each; None past
-    MAX_DISTINCT_NAMES values or when no index leads with the column. Names are code constants."""
-    indexed = conn.execute(
-        "SELECT 1 FROM pragma_index_list(?) l, pragma_index_info(l.name) i"
-        " WHERE i.seqno = 0 AND i.name = ? LIMIT 1",
-        (table, column),
-    ).fetchone()
-    if indexed is None:
-        return None
-    rows = conn.execute(
-        f"WITH RECURSIVE n(v) AS (SELECT min({column}) FROM {table} UNION ALL"
-        f" SELECT (SELECT min({column}) FROM {table} WHERE {column} > n.v) FROM n"
-        " WHERE n.v IS NOT NULL LIMIT ?) SELECT v FROM n WHERE v IS NOT NULL",
-        (MAX_DISTINCT_NAMES + 2,),
-    ).fetchall()
-    return [r[0] for r in rows] if len(rows) <= MAX_DISTINCT_NAMES else None
-
-
-def _like_filter(conn: sqlite3.Connection, values: list[str], like: str) -> list[str]:
-    """The values SQLite's LIKE (ESCAPE '\\') matches: the same test as the scan it replaces."""
-    rows = conn.execute(
-        "SELECT value FROM json_each(?) WHERE value LIKE ? ESCAPE '\\'",
-        (orjson.dumps(values).decode(), like),
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def sqlite_checkpoint(conn: sqlite3.Connection) -> str | None:
-    """The projector's last applied offset in this snapshot (None: not a projector database)."""
-    row = conn.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
-    return None if row is None else str(row[0])
-
-
-def _count(
-    conn: sqlite3.Connection, params: TraceQueryParams, where: list[str], args: list[Any]
-) -> tuple[int | None, bool]:
-    """(total, exact). Unfiltered lists get SQLite's fast exact count. Filtered ones count the
-    matches up to COUNT_CAP through the same indexes as the page, within COUNT_BUDGET_S: a sparse
-    filter over a big store would otherwise scan it on every page. (None, False) when the budget
-    ran out. The roll-ups are per minute and dimension, about one row per trace on a busy store,
-    so summing them is no cheaper than counting."""
-    used = {
-        name
-        for name in TraceQueryParams.model_fields
-        if name not in ("sort", "order", "limit", "offset", "cursor")
-        and getattr(params, name) not in (None, "")
-    }
-    if not where:
-        return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0]), True
-    deadline = time.perf_counter() + COUNT_BUDGET_S
-    conn.set_progress_handler(lambda: int(time.perf_counter() > deadline), COUNT_CHECK_EVERY)
-    try:
-        if "model" in used and used <= {"model", "start_time", "end_time"}:
-            # trace_models is keyed (model, start_time, trace_id): an index range
-            n = conn.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM trace_models WHERE model = ?"
-                " AND start_time BETWEEN ? AND ? LIMIT ?)",
-                (
-                    params.model,
-                    params.start_time if params.start_time is not None else 0,
-                    params.end_time if params.end_time is not None else MAX_NS,
-                    COUNT_CAP + 1,
-                ),
-            ).fetchone()[0]
-        else:
-            n = conn.execute(
-                f"SELECT count(*) FROM (SELECT 1 FROM traces WHERE {' AND '.join(where)} LIMIT ?)",
-                [*args, COUNT_CAP + 1],
-            ).fetchone()[0]
-    except sqlite3.OperationalError as exc:
-        if "interrupt" not in str(exc):
-            raise
-        return None, False
-    finally:
-        conn.set_progress_handler(None, 0)
-    return (COUNT_CAP, False) if n > COUNT_CAP else (int(n), True)
-
-
-def _keyset(column: str, order: str, value: Any, trace_id: str) -> tuple[str, list[Any]]:
-    """Rows strictly after (value, trace_id) in the list order. NULLs sort first ascending."""
-    cmp = "<" if order == "desc" else ">"
-    if column not in _NULLABLE_SORT:
-        return f"({column}, trace_id) {cmp} (?, ?)", [value, trace_id]
-    if value is None:
-        if order == "desc":  # NULLs come last: only NULLs with a smaller id remain
-            return f"({column} IS NULL AND trace_id < ?)", [trace_id]
-        return f"(({column} IS NULL AND trace_id > ?) OR {column} IS NOT NULL)", [trace_id]
-    if order == "desc":
-        return f"(({column}, trace_id) < (?, ?) OR {column} IS NULL)", [value, trace_id]
-    return f"({column}, trace_id) > (?, ?)", [value, trace_id]
-
-
-def encode_cursor(field: str, order: str, value: Any, trace_id: str) -> str:
-    raw = orjson.dumps([field, order, value, trace_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, field: str, order: str) -> tuple[Any, str]:
-    """(sort value, trace_id) of a cursor; QueryError when it is malformed or for another sort."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        c_field, c_order, value, trace_id = orjson.loads(raw)
-    except (ValueError, TypeError, orjson.JSONDecodeError):
-        raise QueryError("cursor: not a cursor returned by this API") from None
-    if (c_field, c_order) != (field, order):
-        raise QueryError(f"cursor: it belongs to sort {c_field} {c_order}, not {field} {order}")
-    if not isinstance(trace_id, str) or not (value is None or isinstance(value, int | float)):
-        raise QueryError("cursor: not a cursor returned by this API")
-    return value, trace_id
-
-
-def live_cursor(updated_at: int, trace_id: str) -> str:
-    return f"{updated_at}-{trace_id}"
-
-
-def parse_live_cursor(cursor: str) -> tuple[int, str]:
-    """(updated_at, trace_id) of a live cursor; QueryError when malformed."""
-    head, _, trace_id = cursor.partition("-")
-    if not head.isdigit():
-        raise QueryError("Last-Event-ID: not a cursor sent by /api/v1/live")
-    return int(head), trace_id

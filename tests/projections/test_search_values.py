@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from msgtrace.core.models import TraceQueryParams
-from msgtrace.projections import store as store_module
+from msgtrace.projections import store_list as store_module
 from msgtrace.projections.query import text_search_sql
 from msgtrace.projections.store import ReadStore
 from tests.api.views import BASE, SpanSpec, ViewsBuilder, build_sample, sid

@@ -229,7 +229,7 @@ def test_json_bodies_match_the_models(tmp_path: Path) -> None:
 def test_totals_are_capped_for_filtered_lists(
     store: ReadStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import msgtrace.projections.store as store_module
+    import msgtrace.projections.store_list as store_module
 
     monkeypatch.setattr(store_module, "COUNT_CAP", 2)
     page = store.list_traces(TraceQueryParams(has_errors=False))
@@ -261,7 +261,7 @@ def test_exists_probes_walk_the_sort_index(store: ReadStore) -> None:
 def test_count_past_its_budget_gives_a_lower_bound(
     store: ReadStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import msgtrace.projections.store as store_module
+    import msgtrace.projections.store_list as store_module
 
     monkeypatch.setattr(store_module, "COUNT_BUDGET_S", -1.0)  # every filtered count is interrupted
     monkeypatch.setattr(store_module, "COUNT_CHECK_EVERY", 1)
@@ -289,3 +289,37 @@ def test_aggregates_are_memoised_per_projector_checkpoint(tmp_path: Path) -> Non
     assert s.usage(group_by="model") == s.usage(group_by="model")
     assert s.facet("workflows") is s.facet("workflows")
     views.close()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        TraceQueryParams(),
+        TraceQueryParams(limit=2),
+        TraceQueryParams(limit=2, sort="cost", order="asc"),
+        TraceQueryParams(has_errors=False, limit=1, offset=1),
+        TraceQueryParams(q="status:error"),
+    ],
+    ids=["all", "page", "cost-asc", "offset", "query"],
+)
+def test_list_json_equals_the_models_serialised(store: ReadStore, params: TraceQueryParams) -> None:
+    """The API's fast path (rows straight to JSON) says exactly what the typed page says."""
+    import orjson
+
+    from msgtrace.api.routes_models import TraceList
+
+    page = store.list_traces(params)
+    typed = TraceList(
+        traces=page.traces,
+        total=page.total,
+        next_cursor=page.next_cursor,
+        limit=page.limit,
+        offset=page.offset,
+        total_exact=page.total_exact,
+    )
+    assert orjson.loads(store.list_traces_json(params)) == typed.model_dump(mode="json")
+    if params.limit == 2 and page.next_cursor:  # the cursor it hands out resumes the same list
+        after = params.model_copy(update={"cursor": page.next_cursor})
+        assert orjson.loads(store.list_traces_json(after))["traces"] == [
+            t.model_dump(mode="json") for t in store.list_traces(after).traces
+        ]
