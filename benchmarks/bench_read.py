@@ -4,25 +4,37 @@ a 10,000-span trace detail, stats and usage.
 The store is generated directly in SQLite following schema.sql (1,000,000 traces / 8,000,000 spans
 at --scale 1; rows are produced by recursive CTEs inside SQLite, so generation is bulk C work) and
 cached under benchmarks/.work/ keyed by scale. Each figure is one operation as the API runs it (the
-ReadStore query plus JSON serialisation of the response model), repeated; p50/p95 are over the
-calls of a run, the figure's median over --repeats runs.
+ReadStore query plus JSON serialisation of the response), repeated; p50/p95 are over the calls of
+a run, the figure's median over --repeats runs.
+
+Measured while ingest runs: a copy of the store is the database of a real `msgtrace start`, which
+receives OTLP at --ingest-rate spans/s (default 10,000; the `small` corpus from the load generator
+in its own process) and projects it into that copy during every measurement.
 
     .venv/bin/python -m benchmarks.bench_read [--scale 1.0] [--quick] [--repeats N] [--calls N]
+        [--ingest-rate 10000]
 """
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from benchmarks.common import (
+    REPO_DIR,
     WORK_DIR,
     Figure,
+    MsgtraceServer,
     Result,
     bench_arguments,
     emit,
@@ -30,6 +42,8 @@ from benchmarks.common import (
     percentile,
     repeats,
 )
+from benchmarks.corpus import corpus_path, load_corpus
+from benchmarks.loadgen import loadgen_command
 
 NS = 1_000_000_000
 BASE_S = 1_760_000_000  # start of the generated month
@@ -286,6 +300,58 @@ def ensure_store(scale: float) -> Path:
     return path
 
 
+INGEST_RATE = 10_000.0  # spans/s of OTLP ingest while measuring (the read issue's condition)
+INGEST_CORPUS_SPANS = 600_000  # `small` variant: a minute of fresh spans at that rate, then repeats
+
+
+@contextmanager
+def ingest_running(store_path: Path, rate: float) -> Iterator[tuple[Path, dict[str, float]]]:
+    """A copy of the store that a real `msgtrace start` projects OTLP ingest into at `rate`
+    spans/s while the caller measures. Yields (the copy's path, stats filled in at exit:
+    achieved spans/s and the projection lag at the end)."""
+    live = WORK_DIR / "read-live"
+    shutil.rmtree(live, ignore_errors=True)
+    live.mkdir(parents=True)
+    db = live / "msgtrace.db"
+    log(f"copying the store for the ingest run ({store_path.stat().st_size / 2**30:.1f} GiB) ...")
+    shutil.copyfile(store_path, db)
+    load_corpus(INGEST_CORPUS_SPANS, variant="small", seed=0)
+    corpus = corpus_path(INGEST_CORPUS_SPANS, variant="small", seed=0)
+    stats: dict[str, float] = {}
+    try:
+        with MsgtraceServer(live / "data", args=["--db-path", str(db)]) as server:
+            cmd = loadgen_command(server.otlp_url, corpus, connections=4, rate=rate,
+                                  duration=6 * 3600)
+            load = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    text=True, cwd=REPO_DIR)
+            try:
+                with httpx.Client(base_url=server.url, timeout=10) as client:
+                    first = _wait_projecting(client)
+                    t0 = time.monotonic()
+                    yield db, stats
+                    health = client.get("/health").json()
+                    requests = int(health["last_offset"]) - first
+                    stats["spans_per_s"] = requests * 512 / (time.monotonic() - t0)
+                    stats["lag_s"] = float(health["projection_lag"]["seconds"])
+            finally:
+                load.terminate()
+                load.wait(30)
+    finally:
+        shutil.rmtree(live, ignore_errors=True)
+
+
+def _wait_projecting(client: httpx.Client, timeout: float = 120.0) -> int:
+    """Wait until the server's projector has applied ingest into the store; returns the journal's
+    last offset then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        health = client.get("/health").json()
+        if (health["projection_lag"]["checkpoint"] or 0) > 0:
+            return int(health["last_offset"])
+        time.sleep(0.2)
+    raise RuntimeError("the ingest run's projector applied nothing within two minutes")
+
+
 CALL_BUDGET_S = 10.0  # per figure and run: slow operations get fewer calls (at least 3)
 
 
@@ -303,7 +369,7 @@ def measure(fn: Callable[[], Any], calls: int) -> tuple[float, float]:
     return percentile(samples, 50), percentile(samples, 95)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = bench_arguments("Read-side latency over a large generated store.")
     parser.add_argument(
         "--scale",
@@ -315,14 +381,12 @@ def main(argv: list[str] | None = None) -> None:
         "--calls", type=int, default=None, help="calls per run (default 30; 15 with --quick)"
     )
     parser.add_argument("--only", default=None, help="only figures whose name contains this")
+    parser.add_argument("--ingest-rate", type=float, default=INGEST_RATE,
+                        help="spans/s ingested into a copy of the store while measuring (0: none)")
     args = parser.parse_args(argv)
     scale = args.scale if args.scale is not None else (0.1 if args.quick else 1.0)
     calls = args.calls or (15 if args.quick else 30)
     runs = repeats(args, full=3, quick=2)
-
-    from msgtrace.api.routes_models import Stats, TraceList, Usage
-    from msgtrace.core.models import TraceQueryParams
-    from msgtrace.projections.store import ReadStore, encode_cursor
 
     path = ensure_store(scale)
     conn = sqlite3.connect(path, isolation_level=None)  # a store cached before the index
@@ -331,6 +395,27 @@ def main(argv: list[str] | None = None) -> None:
         index_attributes(conn)
     finally:
         conn.close()
+    if args.ingest_rate > 0:
+        with ingest_running(path, args.ingest_rate) as (live_path, ingest):
+            result = measure_all(live_path, scale, calls, runs, args)
+        result.notes.append(
+            f"Measured while `msgtrace start` ingested OTLP into the store at "
+            f"{ingest['spans_per_s']:,.0f} spans/s (target {args.ingest_rate:,.0f}; small corpus, "
+            f"4 connections) and projected it; projection lag at the end "
+            f"{ingest['lag_s']:.2f} s."
+        )
+    else:
+        result = measure_all(path, scale, calls, runs, args)
+        result.notes.append("Measured without concurrent ingest (--ingest-rate 0).")
+    emit(result)
+    return 0
+
+
+def measure_all(path: Path, scale: float, calls: int, runs: int, args: Any) -> Result:
+    from msgtrace.api.routes_models import Stats, Usage
+    from msgtrace.core.models import TraceQueryParams
+    from msgtrace.projections.store import ReadStore, encode_cursor
+
     store = ReadStore(path)
     n_traces = store.list_traces(TraceQueryParams(limit=1)).total
     mid = (BASE_S + SPAN_S // 2) * NS
@@ -339,14 +424,7 @@ def main(argv: list[str] | None = None) -> None:
         params = TraceQueryParams(**kw)
 
         def op() -> Any:
-            page = store.list_traces(params)
-            return TraceList.model_construct(
-                traces=page.traces,
-                total=page.total,
-                next_cursor=page.next_cursor,
-                limit=page.limit,
-                offset=page.offset,
-            ).model_dump_json()
+            return store.list_traces_json(params)  # what GET /api/v1/traces returns
 
         return op
 
@@ -439,7 +517,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     cmd = f".venv/bin/python -m benchmarks.bench_read --scale {scale:g}" + (
         " --quick" if args.quick else ""
-    )
+    ) + (f" --ingest-rate {args.ingest_rate:g}" if args.ingest_rate != INGEST_RATE else "")
     for _, ops, group_target in groups:
         for name, fn in ops.items():
             if args.only and args.only not in name:
@@ -468,11 +546,11 @@ def main(argv: list[str] | None = None) -> None:
             )
     result.notes.append(
         f"{calls} calls per run after a warm-up call, {runs} runs; each call is the ReadStore query plus "
-        "serialising the response model, as the API does (no HTTP)."
+        "serialising the response, as the API does (no HTTP)."
     )
     result.extra = {"scale": scale, "traces": n_traces, "db_bytes": path.stat().st_size}
     store.close()
-    emit(result)
+    return result
 
 
 if __name__ == "__main__":
