@@ -36,7 +36,7 @@ BUDGET_S = 29 * 60
 # Run order: cheap ceilings first, then components, then the end-to-end comparisons.
 ORDER = ("limits", "codec", "log", "projection", "ingest", "read", "phoenix", "ui")
 # Per-benchmark timeouts (seconds) for full runs; --quick uses half of these (min 150 s).
-TIMEOUTS = {"limits": 180, "ingest": 480, "phoenix": 720, "read": 600, "ui": 300}
+TIMEOUTS = {"limits": 180, "ingest": 600, "phoenix": 720, "read": 900, "ui": 300}
 DEFAULT_TIMEOUT = 300
 PACKAGES = ("msgtrace", "protobuf", "opentelemetry-proto", "pyarrow", "polars", "fastapi",
             "uvicorn", "orjson", "httpx", "uvloop", "httptools")
