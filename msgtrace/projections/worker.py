@@ -7,7 +7,8 @@ batch in flight commits or rolls back as a whole, and the process exits 0.
 
 When nothing is left to apply it extends the attribute index (attr_index.py) in short batches,
 stopping as soon as a new log file is pending, so indexing never delays projection by more than
-one batch; then it checkpoints the SQLite WAL (commits during a burst leave that for later).
+one batch; while segments keep arriving it indexes only briefly per wake-up (INDEX_BUSY_S), so it
+does not take CPU from ingest on a small machine; then it checkpoints the SQLite WAL (commits during a burst leave that for later).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -33,6 +35,16 @@ SAFETY_INTERVAL_S = 5.0  # also how soon a removed database file is noticed
 # attribute-index transactions: short, so a new log file waits little behind one
 INDEX_BATCH_SPANS = 2000  # the first batch; later ones are sized to last about INDEX_BATCH_S
 INDEX_BATCH_S = 0.1
+# While segments keep arriving (one applied within INDEX_QUIET_S), indexing gets at most
+# INDEX_BUSY_S per wake-up, so it never takes much CPU from ingest, sealing and projection on a
+# small machine; once the log is quiet it runs until caught up.
+INDEX_QUIET_S = 1.0
+INDEX_BUSY_S = 0.03
+
+
+@dataclass
+class _Pace:
+    last_applied: float = -1e9  # monotonic time the last span rows were applied
 
 
 def run(projector: Projector, stop: threading.Event) -> None:
@@ -44,7 +56,8 @@ def run(projector: Projector, stop: threading.Event) -> None:
     for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
     identity = _db_identity(projector.db_path)
-    if not _apply_and_index(projector, stop):
+    pace = _Pace()
+    if not _apply_and_index(projector, stop, pace):
         return
     while not stop.is_set() and _db_identity(projector.db_path) == identity:
         for _changes in watchfiles.watch(
@@ -57,7 +70,7 @@ def run(projector: Projector, stop: threading.Event) -> None:
             raise_interrupt=False,
             watch_filter=_is_log_file,
         ):
-            if stop.is_set() or not _apply_and_index(projector, stop):
+            if stop.is_set() or not _apply_and_index(projector, stop, pace):
                 break
             if _db_identity(projector.db_path) != identity:
                 break
@@ -68,13 +81,15 @@ def _is_log_file(_change: object, path: str) -> bool:
     return name.endswith(naming.SEGMENT_SUFFIX) and not name.startswith(".")
 
 
-def _apply_and_index(projector: Projector, stop: threading.Event) -> bool:
+def _apply_and_index(projector: Projector, stop: threading.Event, pace: _Pace) -> bool:
     """Apply what is pending, then extend the attribute index while no new log file arrives;
     the log always goes first. False as `_apply`."""
     while True:
-        if not _apply(projector, stop):
+        if not _apply(projector, stop, pace):
             return False
-        if not _index(projector, stop, _log_head(projector)):
+        busy = time.monotonic() - pace.last_applied < INDEX_QUIET_S
+        budget = INDEX_BUSY_S if busy else float("inf")
+        if not _index(projector, stop, _log_head(projector), budget):
             _checkpoint(projector)
             return True
 
@@ -89,15 +104,20 @@ def _checkpoint(projector: Projector) -> None:
         log.exception("checkpointing the views' WAL failed")
 
 
-def _index(projector: Projector, stop: threading.Event, head: tuple[int, int]) -> bool:
-    """Run attribute-index batches until caught up or stopped; True when it stopped because the
-    log grew past `head` (the caller applies the new files first)."""
+def _index(
+    projector: Projector, stop: threading.Event, head: tuple[int, int], budget_s: float
+) -> bool:
+    """Run attribute-index batches until caught up, stopped or `budget_s` spent; True when it
+    stopped because the log grew past `head` (the caller applies the new files first). A spent
+    budget resumes on the next wake-up (a new file, or the safety re-check)."""
     from msgtrace.projections import attr_index
 
     indexed = 0
     size = INDEX_BATCH_SPANS
+    target = min(INDEX_BATCH_S, budget_s)
+    deadline = time.perf_counter() + budget_s
     try:
-        while not stop.is_set():
+        while not stop.is_set() and time.perf_counter() < deadline:
             if _log_head(projector) != head:
                 return True
             started = time.perf_counter()
@@ -105,8 +125,8 @@ def _index(projector: Projector, stop: threading.Event, head: tuple[int, int]) -
             if n == 0:
                 break
             indexed += n
-            # batches sized to last about INDEX_BATCH_S whatever the spans' attributes hold
-            scale = INDEX_BATCH_S / max(time.perf_counter() - started, 1e-3)
+            # batches sized to last about `target` whatever the spans' attributes hold
+            scale = target / max(time.perf_counter() - started, 1e-3)
             size = int(min(max(size * min(scale, 2.0), 100), 50_000))
     except Exception:
         log.exception("indexing span attributes failed; will retry on the next change")
@@ -127,7 +147,7 @@ def _log_head(projector: Projector) -> tuple[int, int]:
     return heads[0], heads[1]
 
 
-def _apply(projector: Projector, stop: threading.Event) -> bool:
+def _apply(projector: Projector, stop: threading.Event, pace: _Pace) -> bool:
     """Apply what is pending; False when the database itself is damaged (the caller reopens it,
     which moves a corrupt file aside and rebuilds)."""
     import sqlite3
@@ -144,6 +164,7 @@ def _apply(projector: Projector, stop: threading.Event) -> bool:
         log.exception("applying the log failed; will retry on the next change")
         return True
     if n:
+        pace.last_applied = time.monotonic()
         log.info("applied %d span rows; checkpoint %d", n, projector.checkpoint())
     return True
 

@@ -9,6 +9,7 @@ scan the index replaces (each condition's own `json_sql` over every span).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -383,3 +384,22 @@ def test_reindex_drops_and_rebuilds_the_index(store_db: tuple[Path, sqlite3.Conn
         assert index_rows(conn) == set()
         index_all(conn)
     assert index_rows(conn) == before
+
+
+def test_the_worker_indexes_within_its_budget_and_resumes(tmp_path: Path) -> None:
+    """While segments keep arriving the worker indexes only for a short budget per wake-up; a
+    spent budget indexes nothing more, and a later unbounded pass catches up."""
+    from msgtrace.projections import worker
+
+    data_dir, db = tmp_path / "data", tmp_path / "views.db"
+    write_segment(data_dir, [[span(f"t{i}", "1", attrs={"k": f"v{i}"})] for i in range(50)], 1)
+    with Projector(data_dir, db) as p:
+        p.apply_pending()
+        head = worker._log_head(p)
+        assert worker._index(p, threading.Event(), head, 0.0) is False
+        assert attr_index.indexed_rowid(p.conn) == 0  # no budget: nothing indexed yet
+        assert worker._index(p, threading.Event(), head, float("inf")) is False
+        assert attr_index.indexed_rowid(p.conn) > 0
+        assert _query(db, "attr.k:v7") == {tid("t7")}
+        write_segment(data_dir, [[span("late", "1", attrs={"k": "late"})]], 51)
+        assert worker._index(p, threading.Event(), head, float("inf")) is True  # log grew first
