@@ -39,6 +39,7 @@ from benchmarks.common import (
     dir_bytes,
     emit,
     log,
+    percentile,
     repeats,
 )
 from benchmarks.corpus import corpus_path, load_corpus
@@ -108,11 +109,6 @@ class HealthSampler:
         self._thread.join()
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def one_repeat(corpus_a: Path, corpus_b: Path, corpus_c: Path, work: Path) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="ingest-", dir=work)) / "data"
     try:
@@ -148,8 +144,8 @@ def one_repeat(corpus_a: Path, corpus_b: Path, corpus_c: Path, work: Path) -> di
             "p99_half": steady["latency_ms"]["p99"], "p50_half": steady["latency_ms"]["p50"],
             "half_rate": half, "max_lag_half_s": health.max_lag_s,
             "max_backlog_half_bytes": health.max_backlog_bytes,
-            "lag_p50_10k_s": percentile(sustained.lags, 0.5),
-            "lag_p99_10k_s": percentile(sustained.lags, 0.99),
+            "lag_p50_10k_s": percentile(sustained.lags, 50),
+            "lag_p99_10k_s": percentile(sustained.lags, 99),
             "rate_10k": steady10k["acked_spans_per_s"], "rss_peak": rss.peak, "disk_bytes_per_span": disk / expected,
         }
     finally:

@@ -149,10 +149,10 @@ def traces_router(ctx: ReadContext, store: ReadStore, on_delete: DeleteHook) -> 
         summary="The span tree: roots with nested children",
     )
     async def get_tree(trace_id: str) -> Response:
-        trace = await _load(store, trace_id)
-        return _json(
-            TraceTree.model_construct(trace_id=trace.trace_id, roots=trace.build_span_tree())
-        )
+        body = await store.run(store.get_tree_json, _norm(trace_id))
+        if body is None:
+            raise NotFound(f"trace {_sanitize(trace_id)} not found")
+        return Response(body, media_type=JSON)
 
     @router.get(
         "/api/v1/traces/{trace_id}/spans/{span_id}",
@@ -231,13 +231,6 @@ def traces_router(ctx: ReadContext, store: ReadStore, on_delete: DeleteHook) -> 
         return Response(summaries_csv(rows), media_type="text/csv; charset=utf-8", headers=headers)
 
     return router
-
-
-async def _load(store: ReadStore, trace_id: str) -> Trace:
-    trace = await store.run(store.get_trace, _norm(trace_id))
-    if trace is None:
-        raise NotFound(f"trace {_sanitize(trace_id)} not found")
-    return trace
 
 
 CSV_FIELDS = tuple(TraceSummary.model_fields)
