@@ -37,6 +37,7 @@ enum { OK = 0, PUNT = 1, NOMEM = 2 };
 
 #include "_otlp_native_text.h"
 #include "_otlp_native_wire.h"
+#include "_otlp_native_validate.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* columns */
@@ -166,11 +167,6 @@ static int write_link(Buf *out, const uint8_t *p, size_t n) {
     return put_c(out, '}');
 }
 
-static int all_zero(const uint8_t *s, size_t n) {
-    for (size_t i = 0; i < n; i++) if (s[i]) return 0;
-    return 1;
-}
-
 static void add_problem(St *st, size_t ri, size_t si, const char *problem) {
     if (st->rejected < MAX_NAMED)
         snprintf(st->named[st->rejected], sizeof st->named[0], "span %zu of resource %zu: %s",
@@ -251,22 +247,8 @@ static int parse_span(St *st, const uint8_t *p, size_t n, size_t ri, size_t si) 
     if (!rc) rc = put_c(links, ']');
     TRY(rc);
 
-    const char *problem = NULL;
     char why[96];
-    if (tid_n != 16) { snprintf(why, sizeof why, "trace_id has %zu bytes, expected 16", tid_n); problem = why; }
-    else if (all_zero(tid, 16)) problem = "trace_id is all zeros";
-    else if (sid_n != 8) { snprintf(why, sizeof why, "span_id has %zu bytes, expected 8", sid_n); problem = why; }
-    else if (all_zero(sid, 8)) problem = "span_id is all zeros";
-    else if (pid_n && pid_n != 8) {
-        snprintf(why, sizeof why, "parent_span_id has %zu bytes, expected 0 or 8", pid_n);
-        problem = why;
-    } else if (kind < 0 || kind > 5) {
-        snprintf(why, sizeof why, "kind %d is not a SpanKind (0-5)", (int)kind);
-        problem = why;
-    } else if (code < 0 || code > 2) {
-        snprintf(why, sizeof why, "status code %d is not a StatusCode (0-2)", (int)code);
-        problem = why;
-    }
+    const char *problem = span_problem(tid, tid_n, sid, sid_n, pid_n, kind, code, why, sizeof why);
     if (problem) {
         add_problem(st, ri, si, problem);
         attrs->len = attrs0;
@@ -511,9 +493,49 @@ static PyObject *native_decode(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* validate(payload) -> (accepted, rejected, named) | None; the walk runs without the GIL. */
+static PyObject *native_validate(PyObject *self, PyObject *payload) {
+    (void)self;
+    if (!PyBytes_Check(payload)) {
+        PyErr_SetString(PyExc_TypeError, "validate() needs bytes");
+        return NULL;
+    }
+    Verdict *v = calloc(1, sizeof(Verdict));
+    if (!v) return PyErr_NoMemory();
+    const uint8_t *p = (const uint8_t *)PyBytes_AS_STRING(payload);
+    size_t n = (size_t)PyBytes_GET_SIZE(payload);
+    int rc;
+    if (n < 16384) {
+        rc = check_request(v, p, n); /* a short walk: not worth giving up the GIL */
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        rc = check_request(v, p, n);
+        Py_END_ALLOW_THREADS
+    }
+    PyObject *out = NULL, *named = NULL;
+    if (rc) {
+        out = Py_NewRef(Py_None);
+        goto done;
+    }
+    named = PyList_New(0);
+    if (!named) goto done;
+    for (size_t i = 0; i < v->rejected && i < MAX_NAMED; i++) {
+        PyObject *s = PyUnicode_FromString(v->named[i]);
+        if (!s || PyList_Append(named, s) < 0) { Py_XDECREF(s); goto done; }
+        Py_DECREF(s);
+    }
+    out = Py_BuildValue("(nnO)", (Py_ssize_t)v->accepted, (Py_ssize_t)v->rejected, named);
+done:
+    Py_XDECREF(named);
+    free(v);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"decode", native_decode, METH_VARARGS,
      "decode(payload, offset, received_time_unix_nano) -> (rows, rejected, named, columns) | None"},
+    {"validate", native_validate, METH_O,
+     "validate(payload: bytes) -> (accepted, rejected, named) | None (None: use the Python path)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -529,6 +551,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__otlp_native(void) {
     init_tables();
+    init_validate_tables();
     PyObject *m = PyModule_Create(&module);
     if (m && PyModule_AddStringConstant(m, "SOURCE_DIGEST", SOURCE_DIGEST) < 0) Py_CLEAR(m);
     return m;

@@ -11,10 +11,11 @@ rule and count the same spans:
 - a body that cannot be decoded at all raises DecodeError naming the problem;
 - an empty body (or a request without spans) is a success with nothing in it.
 
-For protobuf, `validate` checks the fields the rule reads with a reduced schema (the fast ingest
-path) and parses the whole request as `decode_rows` will, so an accepted body always decodes;
-invalid UTF-8 is replaced by `decode_rows`, not raised. OTLP/JSON is checked in full by
-`validate`.
+For protobuf, `validate` walks the whole request once in C (msgtrace.core.otlp_native
+`validate_counts`) when the extension is built; otherwise, and for any body the walk does not
+vouch for, it checks the fields the rule reads with a reduced schema and parses the whole request
+as `decode_rows` will. Both give the same verdict, so an accepted body always decodes; invalid
+UTF-8 is replaced by `decode_rows`, not raised. OTLP/JSON is checked in full by `validate`.
 
 Row values follow msgtrace.core.schema and the typed-JSON encoding in msgtrace.core.typed_json
 (docs/otlp.md has the rules with examples).
@@ -31,6 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from msgtrace.core.compression import decompress
 from msgtrace.core.errors import UnsupportedMediaType
 from msgtrace.core.otlp_json import decode_json_rows, request_to_json
+from msgtrace.core.otlp_native import validate_counts
 from msgtrace.core.otlp_protobuf import ROW_COLUMNS, decode_protobuf_rows, rows_to_request
 from msgtrace.core.otlp_validate import Problems, parse_request_lenient, validate_protobuf
 from msgtrace.core.schema import SPAN_COLUMN_NAMES
@@ -108,9 +110,13 @@ def validate(payload: bytes, content_type: ContentType) -> Validation:
     if _is_empty(payload, content_type):
         return Validation(0, 0, "")
     if content_type is ContentType.PROTOBUF:
-        accepted, problems = validate_protobuf(payload)
-        if accepted:
-            parse_request_lenient(payload)
+        counted = validate_counts(payload)
+        if counted is not None:
+            accepted, problems = counted
+        else:
+            accepted, problems = validate_protobuf(payload)
+            if accepted:
+                parse_request_lenient(payload)
     else:
         rows, problems = decode_json_rows(payload)
         accepted = len(rows)

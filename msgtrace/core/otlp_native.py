@@ -1,4 +1,10 @@
-"""Native fast path of the sealer's protobuf decode: OTLP bytes straight to an Arrow table.
+"""Native fast paths of the protobuf codec: ingest's `validate` verdict and the sealer's decode.
+
+`validate_counts` gives exactly what `otlp.validate(payload, ContentType.PROTOBUF)` counts (accepted
+spans, rejections and their messages) from one walk of the wire format that builds nothing, or
+None when the caller must use the Python path (extension not built, malformed input, shapes the
+walk does not model; see _otlp_native_validate.h). The walk runs without the GIL for bodies of
+16 KiB or more, so a worker thread can validate while the event loop runs.
 
 `decode_table` gives exactly what `otlp.decode_rows(payload, ContentType.PROTOBUF, ...)` gives
 (same rows in the same order, same rejected count and error message), as a `pyarrow.Table` with
@@ -24,7 +30,7 @@ import pyarrow as pa
 from msgtrace.core.otlp_validate import INT64_MAX, INT64_MIN, Problems
 from msgtrace.core.schema import span_schema
 
-__all__ = ["AVAILABLE", "decode_table"]
+__all__ = ["AVAILABLE", "decode_table", "validate_counts"]
 
 log = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("_otlp_native.c")
@@ -61,10 +67,30 @@ def _load() -> ModuleType | None:
 _native = _load()
 
 AVAILABLE: bool = _native is not None
-"""Whether the C extension is importable (otherwise `decode_table` always returns None)."""
+"""Whether the C extension is importable (otherwise `decode_table` and `validate_counts` always
+return None)."""
 
 _SCHEMA = span_schema()
 _TYPES = [f.type for f in _SCHEMA]
+
+
+def validate_counts(payload: bytes) -> tuple[int, Problems] | None:
+    """(accepted spans, rejections) of a non-empty decompressed protobuf request, or None.
+
+    Equal to `otlp_validate.validate_protobuf` for every request `otlp.validate` accepts without
+    raising (after its full parse). None means "use the Python path", which then decides, raising
+    DecodeError for malformed bodies: it is never an error by itself.
+    """
+    if _native is None:
+        return None
+    raw = _native.validate(payload if type(payload) is bytes else bytes(payload))
+    if raw is None:
+        return None
+    accepted, rejected, named = raw
+    problems = Problems()
+    problems.count = rejected
+    problems.named = named
+    return accepted, problems
 
 
 def decode_table(
