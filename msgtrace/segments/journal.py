@@ -35,7 +35,7 @@ import orjson
 from msgtrace.core.errors import Backpressure, DataDirLocked
 from msgtrace.segments.journal_format import (
     RecordKind,
-    encode_frame,
+    frame_header,
     fsync_dir,
     write_high_water,
 )
@@ -57,6 +57,7 @@ GiB = 1024 * MiB
 JSON_CONTENT_TYPE = 2  # msgtrace.core.otlp.ContentType.JSON
 _GROUP_MAX_RECORDS = 4096
 _GROUP_MAX_BYTES = 32 * MiB
+_IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024) if hasattr(os, "sysconf") else 16
 _BACKLOG_REFRESH_S = 0.2
 _IDLE_WAKE_S = 1.0
 _ACK_HISTORY = 65536  # (last offset, wall time) of recent commit groups, for `acked_at`
@@ -367,15 +368,12 @@ class Journal:
             return
         assert self._fd is not None
         first = self._last_offset + 1
-        buf = b"".join(
-            encode_frame(first + i, r.received_ns, r.kind, r.content_type, r.payload)
-            for i, r in enumerate(group)
-        )
+        parts: list[bytes | memoryview] = []
+        for i, r in enumerate(group):
+            parts.append(frame_header(first + i, r.received_ns, r.kind, r.content_type, r.payload))
+            parts.append(r.payload)
         try:
-            view = memoryview(buf)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            written = _write_all(self._fd, parts)
             os.fdatasync(self._fd)
         except OSError as exc:
             self._undo_partial_write(exc)
@@ -383,7 +381,7 @@ class Journal:
             return
         was_empty = self._durable_len == 0
         with self._cond:
-            self._durable_len += len(buf)
+            self._durable_len += written
             self._last_offset = first + len(group) - 1
             self._acks.append((self._last_offset, time.time()))
             self._appends += len(group)
@@ -463,6 +461,23 @@ class Journal:
                 self._backlog += self._durable_len
             self._fd, self._open_path = None, None
             self._durable_len = 0
+
+
+def _write_all(fd: int, parts: list[bytes | memoryview]) -> int:
+    """Write `parts` in order with os.writev (no joined copy of the payloads); returns the bytes
+    written. A short write resumes where it stopped; an OSError leaves a partial write behind."""
+    total = i = 0
+    while i < len(parts):
+        written = os.writev(fd, parts[i : i + _IOV_MAX])
+        if written == 0 and any(len(p) for p in parts[i : i + _IOV_MAX]):
+            raise OSError(f"journal write made no progress on fd {fd}")
+        total += written
+        while i < len(parts) and written >= len(parts[i]):
+            written -= len(parts[i])
+            i += 1
+        if written:
+            parts[i] = memoryview(parts[i])[written:]
+    return total
 
 
 def _checked_trace_id(trace_id: str) -> str:

@@ -56,11 +56,19 @@ def encode_frame(
     offset: int, received_time_unix_nano: int, kind: int, content_type: int, payload: bytes
 ) -> bytes:
     """One frame as bytes; `payload` must be shorter than 4 GiB."""
+    return frame_header(offset, received_time_unix_nano, kind, content_type, payload) + payload
+
+
+def frame_header(
+    offset: int, received_time_unix_nano: int, kind: int, content_type: int, payload: bytes
+) -> bytes:
+    """The 26 header bytes of `payload`'s frame (the frame is header + payload), so a writer can
+    hand both to os.writev without copying the payload; `payload` must be shorter than 4 GiB."""
     if len(payload) > MAX_PAYLOAD:
         raise ValueError(f"journal payload of {len(payload)} bytes exceeds 4 GiB")
     tail = _TAIL.pack(offset, received_time_unix_nano, kind, content_type)
     crc = zlib.crc32(payload, zlib.crc32(tail))
-    return struct.pack("<II", len(payload), crc) + tail + payload
+    return struct.pack("<II", len(payload), crc) + tail
 
 
 @dataclass(frozen=True)
