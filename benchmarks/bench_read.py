@@ -175,12 +175,12 @@ def _json_list(values: tuple[str, ...]) -> str:
 
 
 def index_attributes(conn: sqlite3.Connection) -> None:
-    """Create the attribute index (and the free-text indexes) when missing and run the real
+    """Create the attribute index (and the schema's other indexes) when missing and run the real
     indexer over every span not indexed yet, as the projector worker does when idle."""
     from msgtrace.projections import attr_index, sqlite_writer
 
     for statement in sqlite_writer._statements(sqlite_writer.schema_sql()):
-        if "attr_" in statement or "traces_root" in statement:
+        if "attr_" in statement or statement.lstrip().upper().startswith("CREATE INDEX"):
             conn.execute(statement)  # CREATE ... IF NOT EXISTS
     started = time.perf_counter()
     total = 0

@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS spans (
     -- handle poorly (about 1.5x slower inserts measured)
 CREATE INDEX IF NOT EXISTS spans_name ON spans (name, trace_id);
 CREATE INDEX IF NOT EXISTS spans_parent ON spans (trace_id, parent_span_id);
+-- the traces with a span of a name, newest first: sparse name queries (store_window.py)
+CREATE INDEX IF NOT EXISTS spans_name_time ON spans (name, start_time, trace_id);
 -- covers the usage_rollup maximum recomputation without reading span rows
 CREATE INDEX IF NOT EXISTS spans_usage ON spans (start_time, model, service_name, trace_id, end_time)
     WHERE counts_usage = 1;
@@ -88,6 +90,11 @@ CREATE INDEX IF NOT EXISTS traces_cost ON traces (cost, trace_id);
 CREATE INDEX IF NOT EXISTS traces_workflow ON traces (workflow_name, start_time);
 CREATE INDEX IF NOT EXISTS traces_service ON traces (service_name, start_time);
 CREATE INDEX IF NOT EXISTS traces_errors ON traces (error_count, start_time);
+-- failed traces of a workflow or service, newest first, without reading the others
+CREATE INDEX IF NOT EXISTS traces_workflow_errors ON traces (workflow_name, start_time)
+    WHERE error_count > 0;
+CREATE INDEX IF NOT EXISTS traces_service_errors ON traces (service_name, start_time)
+    WHERE error_count > 0;
 CREATE INDEX IF NOT EXISTS traces_session ON traces (session_id, start_time);
 CREATE INDEX IF NOT EXISTS traces_user ON traces (user_id, start_time);
 CREATE INDEX IF NOT EXISTS traces_updated ON traces (updated_at);

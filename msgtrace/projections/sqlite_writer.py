@@ -73,6 +73,7 @@ def create_schema(conn: sqlite3.Connection, extra_ddl: Iterable[str] = ()) -> No
 # primary keys, spans_usage, traces_start and trace_models_trace, which stay.
 READER_INDEXES = (
     "spans_name",
+    "spans_name_time",
     "spans_parent",
     "traces_duration",
     "traces_spans",
@@ -82,6 +83,8 @@ READER_INDEXES = (
     "traces_service",
     "traces_root",
     "traces_errors",
+    "traces_workflow_errors",
+    "traces_service_errors",
     "traces_session",
     "traces_user",
     "traces_updated",

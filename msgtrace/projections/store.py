@@ -59,12 +59,22 @@ from msgtrace.projections.store_rows import (
     summary_dict,
     summary_from_row,
 )
+from msgtrace.projections.store_window import (
+    Candidates,
+    budgeted_rows,
+    page_candidates,
+    windowed_rows,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 AGGREGATE_CACHE_SIZE = 128
 NAMES_TTL_S = 30.0
+# a sparse newest-first query: how long the sort-index walk may run before the time windows try
+# (store_window.py), and how long those may run before the walk runs to the end
+WALK_BUDGET_S = 0.01
+WINDOW_BUDGET_S = 0.06
 
 
 @dataclass(frozen=True)
@@ -227,7 +237,25 @@ class ReadStore:
                 f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE {' AND '.join(page_where) or '1'} "
                 f"ORDER BY {column} {direction}, trace_id {direction} LIMIT ? OFFSET ?"
             )
-            rows = conn.execute(sql, [*page_args, params.limit + 1, offset]).fetchall()
+            page_args += [params.limit + 1, offset]
+            rows = None
+            window = self._window_candidates(conn, params)
+            if window is not None:
+                # a sparse query: the walk stops early, or the windows answer (store_window.py)
+                rows = budgeted_rows(conn, sql, page_args, WALK_BUDGET_S)
+                if rows is None:
+                    rows = windowed_rows(
+                        conn,
+                        window,
+                        select=SUMMARY_COLUMNS,
+                        where=page_where,
+                        args=page_args[:-2],
+                        rows_needed=params.limit + 1,
+                        offset=offset,
+                        budget_s=WINDOW_BUDGET_S,
+                    )
+            if rows is None:
+                rows = conn.execute(sql, page_args).fetchall()
             counted, exact = count_matches(conn, params, where, args)
         more = len(rows) > params.limit
         rows = rows[: params.limit]
@@ -248,6 +276,15 @@ class ReadStore:
             "offset": params.offset,
             "total_exact": exact,
         }
+
+    def _window_candidates(
+        self, conn: sqlite3.Connection, params: TraceQueryParams
+    ) -> Candidates | None:
+        """The candidates of a newest-first page's query terms (store_window.py), or None when
+        the page is not newest-first or no term can enumerate its traces."""
+        return page_candidates(
+            params, self._span_names_resolver(conn), self._values_resolver(conn)
+        )
 
     def _filters(
         self, conn: sqlite3.Connection, params: TraceQueryParams
