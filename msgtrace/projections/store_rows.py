@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from msgtrace.core.models import SPAN_KINDS, STATUS_CODES, Span, TraceSummary
+from msgtrace.core.models import SPAN_KINDS, STATUS_CODES, Span, TraceSummary, tree_links
 
 SUMMARY_COLUMNS = (
     "trace_id, start_time, end_time, duration_ms, root_span_name, workflow_name, service_name, "
@@ -56,10 +56,185 @@ def _int(value: Any) -> int:
         return 0
 
 
-# The Span JSON of docs/api.md built inside SQLite (C), for bodies of thousands of spans, except
-# the stored JSON columns, which `complete_span_json` splices in: attribute maps verbatim (the
-# projector wrote them as JSON; re-parsing them in SQLite costs a third of the time), events and
-# links reshaped with orjson (several times faster than json_each in SQLite).
+# The Span JSON of docs/api.md for bodies of thousands of spans. SQLite builds the scalar fields
+# with json_object (C; measured faster than printf/|| with json_quote and than Python dicts with
+# orjson); Python splices in the rest: the trace id (the same in every span: quoted once), the
+# attribute maps verbatim (the projector wrote them as JSON; re-parsing them in SQLite costs a
+# third of the time) and events/links reshaped with orjson (faster than json_each in SQLite), the
+# last two only when not empty. Rows come back unsorted and are sorted in Python: an ORDER BY
+# makes SQLite sort every whole row (about a fifth of the query), Python sorts 10,000 tuples in
+# well under a millisecond.
+SPAN_HEAD_SQL = """json_object(
+    'span_id', span_id, 'parent_span_id', nullif(parent_span_id, ''),
+    'name', name,
+    'kind', CASE kind WHEN 1 THEN 'INTERNAL' WHEN 2 THEN 'SERVER' WHEN 3 THEN 'CLIENT'
+                      WHEN 4 THEN 'PRODUCER' WHEN 5 THEN 'CONSUMER' ELSE 'UNSPECIFIED' END,
+    'start_time', start_time, 'end_time', end_time, 'duration_ms', duration_ms + 0.0,
+    'status', json_object('code', CASE status_code WHEN 1 THEN 'OK' WHEN 2 THEN 'ERROR' ELSE 'UNSET' END,
+                          'message', status_message),
+    'service_name', service_name,
+    'scope', json_object('name', scope_name, 'version', scope_version),
+    'span_type', span_type,
+    'llm', CASE WHEN span_type = 'llm' OR model IS NOT NULL OR provider IS NOT NULL
+                  OR input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cached_tokens IS NOT NULL
+                  OR reasoning_tokens IS NOT NULL OR total_tokens IS NOT NULL OR cost IS NOT NULL
+           THEN json_object('model', model, 'provider', provider, 'input_tokens', input_tokens,
+                'output_tokens', output_tokens, 'cached_tokens', cached_tokens,
+                'reasoning_tokens', reasoning_tokens, 'total_tokens', total_tokens, 'cost', cost,
+                'cost_source', CASE WHEN cost_source IN ('span', 'computed') THEN cost_source END,
+                'counts_usage', json(CASE WHEN counts_usage THEN 'true' ELSE 'false' END))
+           END)"""
+
+# (start_time, span_id, parent or None, head object, attributes, resource_attributes, events,
+# links): the sort key leads, so sorting the tuples sorts by (start_time, span_id)
+_TRACE_SPANS_SQL = (
+    f"SELECT start_time, span_id, nullif(parent_span_id, ''), {SPAN_HEAD_SQL},"
+    " attributes, resource_attributes, events, links FROM spans WHERE trace_id = ?"
+)
+
+
+def trace_span_bodies(
+    conn: sqlite3.Connection, trace_id: str
+) -> tuple[list[str], list[str | None], list[str]]:
+    """(span ids, parent ids, bodies) of a trace's spans sorted by (start_time, span_id).
+
+    A body is the span's JSON object (docs/api.md) without its outer braces, so callers join
+    bodies into an array or append members ("children") without copying them again.
+    """
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: cheaper than sqlite3.Row, and they sort
+    rows = cursor.execute(_TRACE_SPANS_SQL, (trace_id,)).fetchall()
+    try:
+        # (start_time, span_id) is unique in a trace (the primary key), so later columns are
+        # never compared; mixed types there (not written by the projector) fall back to SQLite
+        rows.sort()
+    except TypeError:
+        sql = _TRACE_SPANS_SQL + " ORDER BY start_time, span_id"
+        rows = cursor.execute(sql, (trace_id,)).fetchall()
+    quoted = cursor.execute("SELECT json_quote(?)", (trace_id,)).fetchone()[0]
+    lead = f'"trace_id":{quoted},'
+    bodies = [
+        f'{lead}{head[1:-1]},"attributes":'
+        f'{attrs if attrs[:1] == "{" and attrs[-1:] == "}" else "{}"},"resource_attributes":'
+        f'{res if res[:1] == "{" and res[-1:] == "}" else "{}"},"events":'
+        f'{"[]" if events == "[]" else _events_json(events)},"links":'
+        f"{'[]' if links == '[]' else _links_json(links)}"
+        for _, _, _, head, attrs, res, events, links in rows
+    ]
+    return [r[1] for r in rows], [r[2] for r in rows], bodies
+
+
+def spans_array_json(bodies: list[str]) -> str:
+    """The JSON array of the spans whose bodies (from `trace_span_bodies`) are given."""
+    return "[{" + "},{".join(bodies) + "}]" if bodies else "[]"
+
+
+def span_tree_json(ids: list[str], parents: list[str | None], bodies: list[str]) -> str:
+    """The JSON array of root nodes, each span's object plus "children" (child nodes in input
+    order), with the parent rules of `tree_links`. Ids repeated later in the input are dropped.
+    """
+    index: dict[str, int] = {}
+    for i, sid in enumerate(ids):
+        index.setdefault(sid, i)
+    if len(index) != len(ids):
+        keep = sorted(index.values())
+        ids = [ids[i] for i in keep]
+        parents = [parents[i] for i in keep]
+        bodies = [bodies[i] for i in keep]
+        index = {sid: i for i, sid in enumerate(ids)}
+    roots, children = _tree_links(index, ids, parents)
+    out: list[str] = []
+    put = out.append
+    stack = _siblings(roots)
+    push = stack.append
+    while stack:
+        i = stack.pop()
+        if i >= 0:
+            kids = children[i]
+            put("{")
+            put(bodies[i])
+            if kids:
+                put(',"children":[')
+                push(_CLOSE)
+                stack.extend(_siblings(kids))
+            else:
+                put(',"children":[]}')
+        elif i == _CLOSE:
+            put("]}")
+        else:
+            put(",")
+    return "[" + "".join(out) + "]"
+
+
+_CLOSE = -1  # stack marker: close the node's children array and object
+_COMMA = -2  # stack marker: a comma between siblings
+
+
+def _siblings(nodes: list[int]) -> list[int]:
+    """`nodes` as stack entries: popping them yields nodes[0], comma, nodes[1], ..."""
+    entries: list[int] = []
+    for k in reversed(nodes):
+        if entries:
+            entries.append(_COMMA)
+        entries.append(k)
+    return entries
+
+
+def _tree_links(
+    index: dict[str, int], ids: list[str], parents: list[str | None]
+) -> tuple[list[int], list[list[int]]]:
+    """`tree_links(ids, parents)`, in one pass when every parent precedes its child (spans sorted
+    by start time: a parent loop needs an edge pointing forward, so there is none to cut)."""
+    roots: list[int] = []
+    children: list[list[int]] = [[] for _ in ids]
+    get = index.get
+    for i, parent in enumerate(parents):
+        j = get(parent) if parent is not None else None
+        if j is None or j == i:
+            roots.append(i)
+        elif j < i:
+            children[j].append(i)
+        else:
+            return tree_links(ids, parents)
+    return roots, children
+
+
+def _events_json(text: str | None) -> str:
+    """The stored events as docs/api.md events (`_events` rules, without its per-key lookups:
+    one span in ten thousand is a millisecond here)."""
+    if not text or text == "[]":
+        return "[]"
+    try:
+        items = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return "[]"
+    if type(items) is not list:
+        return "[]"
+    out = []
+    for e in items:
+        if type(e) is not dict:
+            continue
+        name = e.get("name", "")
+        time = e["time_unix_nano"] if "time_unix_nano" in e else e.get("timestamp", 0)
+        attributes = e.get("attributes")
+        out.append(
+            {
+                "name": name if type(name) is str else str(name),
+                "timestamp": time if type(time) is int else _int(time),
+                "attributes": attributes if type(attributes) is dict else {},
+            }
+        )
+    return orjson.dumps(out).decode()
+
+
+def _links_json(text: str | None) -> str:
+    if not text or text == "[]":
+        return "[]"
+    return orjson.dumps(_links(_json(text, []))).decode()
+
+
+# The per-span pieces of the previous detail path (json_object with trace_id, spliced per
+# span), kept while a committed store.py still imports them.
 SPAN_JSON_SQL = """json_object(
     'trace_id', trace_id, 'span_id', span_id, 'parent_span_id', nullif(parent_span_id, ''),
     'name', name,
@@ -80,18 +255,6 @@ SPAN_JSON_SQL = """json_object(
                 'cost_source', CASE WHEN cost_source IN ('span', 'computed') THEN cost_source END,
                 'counts_usage', json(CASE WHEN counts_usage THEN 'true' ELSE 'false' END))
            END)"""
-
-
-def _events_json(text: str | None) -> str:
-    if not text or text == "[]":
-        return "[]"
-    return orjson.dumps(_events(_json(text, []))).decode()
-
-
-def _links_json(text: str | None) -> str:
-    if not text or text == "[]":
-        return "[]"
-    return orjson.dumps(_links(_json(text, []))).decode()
 
 
 def _object_text(text: str | None) -> str:
