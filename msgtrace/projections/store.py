@@ -239,10 +239,12 @@ class ReadStore:
             )
             page_args += [params.limit + 1, offset]
             rows = None
+            walked = True
             window = self._window_candidates(conn, params)
             if window is not None:
                 # a sparse query: the walk stops early, or the windows answer (store_window.py)
                 rows = budgeted_rows(conn, sql, page_args, WALK_BUDGET_S)
+                walked = rows is not None
                 if rows is None:
                     rows = windowed_rows(
                         conn,
@@ -256,7 +258,10 @@ class ReadStore:
                     )
             if rows is None:
                 rows = conn.execute(sql, page_args).fetchall()
-            counted, exact = count_matches(conn, params, where, args)
+            # a walk past its budget means sparse matches: counting them would walk further
+            counted, exact = (
+                count_matches(conn, params, where, args) if walked else (None, False)
+            )
         more = len(rows) > params.limit
         rows = rows[: params.limit]
         # past the count budget: a lower bound from what the page proves
