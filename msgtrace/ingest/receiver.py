@@ -41,6 +41,9 @@ GRPC_RESOURCE_EXHAUSTED = 8
 GRPC_UNAVAILABLE = 14
 GRPC_UNIMPLEMENTED = 12
 
+# An ExportTraceServiceResponse without partial_success (empty in proto3, built once).
+_FULL_SUCCESS = ExportTraceServiceResponse().SerializeToString()
+
 # Validating a large body takes long enough to stall the event loop; past this, use a thread.
 _THREAD_THRESHOLD = 256 * 1024
 
@@ -176,12 +179,13 @@ def _success_outcome(ctype: otlp.ContentType, verdict: otlp.Validation) -> Expor
                 "errorMessage": verdict.error_message,
             }
         body, media = orjson.dumps(doc), "application/json"
-    else:
+    elif verdict.rejected_spans:
         resp = ExportTraceServiceResponse()
-        if verdict.rejected_spans:
-            resp.partial_success.rejected_spans = verdict.rejected_spans
-            resp.partial_success.error_message = verdict.error_message
+        resp.partial_success.rejected_spans = verdict.rejected_spans
+        resp.partial_success.error_message = verdict.error_message
         body, media = resp.SerializeToString(), "application/x-protobuf"
+    else:
+        body, media = _FULL_SUCCESS, "application/x-protobuf"
     return ExportOutcome(
         200,
         body,
