@@ -463,6 +463,9 @@ class Projector:
                     for c in SPAN_INSERT_COLUMNS
                 ]
             )
+            # in key order: each b-tree page of the primary key and the trace-led indexes is
+            # visited once per batch instead of once per row
+            out = out.sort("trace_id", "span_id")
             sqlite_writer.insert_rows(conn, "spans", SPAN_INSERT_COLUMNS, out.rows())
 
     def _write_traces(self, old_summary: pl.DataFrame, new_summary: pl.DataFrame) -> None:
@@ -514,6 +517,24 @@ _STATE_SCHEMA: dict[str, pl.DataType] = {
     "session_id": pl.String(),
     "user_id": pl.String(),
 }
+
+
+def warm_up(prices: PriceTable | None = None) -> None:
+    """Run the column pipeline of `_apply` once on a made-up row, touching no database, so the
+    first real batch does not pay for Polars' first-use initialisation (the worker calls it
+    while it waits for the first segment)."""
+    row = log_source.empty_spans().clear(1).with_columns(
+        pl.lit(0).alias("offset"),
+        pl.lit("0").alias("trace_id"),
+        pl.lit("0").alias("span_id"),
+        pl.lit(0).alias("start_time_unix_nano"),
+        pl.lit(1).alias("end_time_unix_nano"),
+        pl.lit('{"gen_ai.request.model": "m", "gen_ai.usage.input_tokens": 1}').alias("attributes"),
+    )
+    row = row.rename({"offset": "log_offset"})
+    fresh, _ = normalise_frame(_segment_to_span(row), prices or PriceTable.load(None))
+    state = fresh.with_columns(pl.lit(False).alias("counts_usage")).select(STATE_COLUMNS)
+    traces.summarise(state.with_columns(traces.counts_usage(state)))
 
 
 def _visible(frame: pl.DataFrame, kill: tuple[pl.DataFrame, int]) -> pl.DataFrame:

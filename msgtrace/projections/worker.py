@@ -7,8 +7,11 @@ batch in flight commits or rolls back as a whole, and the process exits 0.
 
 When nothing is left to apply it extends the attribute index (attr_index.py) in short batches,
 stopping as soon as a new log file is pending, so indexing never delays projection by more than
-one batch; while segments keep arriving it indexes only briefly per wake-up (INDEX_BUSY_S), so it
-does not take CPU from ingest on a small machine; then it checkpoints the SQLite WAL (commits during a burst leave that for later).
+one batch; while segments keep arriving it indexes only briefly (INDEX_BUSY_S, at most once per
+INDEX_BUSY_INTERVAL_S whatever the number of wake-ups), so it does not take CPU from ingest on a
+small machine. Caught up, it checkpoints the SQLite WAL: at once when the log is quiet, at most
+once per CHECKPOINT_BUSY_INTERVAL_S while segments keep arriving (each checkpoint copies every
+page touched since the last one, so a busy log shares one copy among many batches).
 """
 
 from __future__ import annotations
@@ -40,11 +43,15 @@ INDEX_BATCH_S = 0.1
 # small machine; once the log is quiet it runs until caught up.
 INDEX_QUIET_S = 1.0
 INDEX_BUSY_S = 0.03
+INDEX_BUSY_INTERVAL_S = 1.0
+CHECKPOINT_BUSY_INTERVAL_S = 2.0
 
 
 @dataclass
 class _Pace:
     last_applied: float = -1e9  # monotonic time the last span rows were applied
+    last_indexed: float = -1e9  # monotonic time of the last indexing run while busy
+    last_checkpoint: float = -1e9  # monotonic time of the last WAL checkpoint
 
 
 def run(projector: Projector, stop: threading.Event) -> None:
@@ -87,11 +94,19 @@ def _apply_and_index(projector: Projector, stop: threading.Event, pace: _Pace) -
     while True:
         if not _apply(projector, stop, pace):
             return False
-        busy = time.monotonic() - pace.last_applied < INDEX_QUIET_S
-        budget = INDEX_BUSY_S if busy else float("inf")
-        if not _index(projector, stop, _log_head(projector), budget):
+        now = time.monotonic()
+        busy = now - pace.last_applied < INDEX_QUIET_S
+        budget = float("inf")
+        if busy:
+            budget = INDEX_BUSY_S if now - pace.last_indexed >= INDEX_BUSY_INTERVAL_S else 0.0
+            if budget:
+                pace.last_indexed = now
+        if budget and _index(projector, stop, _log_head(projector), budget):
+            continue  # the log grew: apply first
+        if not busy or now - pace.last_checkpoint >= CHECKPOINT_BUSY_INTERVAL_S:
+            pace.last_checkpoint = now
             _checkpoint(projector)
-            return True
+        return True
 
 
 def _checkpoint(projector: Projector) -> None:
@@ -196,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
             PriceTable.load(args.price_table)
         except ValueError as exc:
             parser.error(str(exc))
+    from msgtrace.projections.projector import warm_up
+
+    warm_up(PriceTable.load(args.price_table))
     db_path = args.db_path or args.data_dir / "msgtrace.db"
     while not stop.is_set():
         with open_projector(

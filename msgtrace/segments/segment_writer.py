@@ -116,6 +116,24 @@ def write_parquet_atomic(
     return final
 
 
+def warm_up() -> None:
+    """Import and initialise what sealing uses (pyarrow.parquet and compute, the codecs, zstd)
+    on a made-up row, in memory, so the first journal of a fresh process seals as fast as the
+    rest (the imports alone take a few hundred milliseconds on a small machine)."""
+    import pyarrow as pa
+    import pyarrow.compute  # sorting; imported for its start-up cost
+    import pyarrow.parquet as pq
+
+    from msgtrace.core import otlp, otlp_native  # noqa: F401  (likewise)
+
+    arrow_schema = schema.span_schema()
+    table = sort_spans(arrow_schema.empty_table())
+    with pq.ParquetWriter(
+        pa.BufferOutputStream(), arrow_schema, compression="zstd", compression_level=ZSTD_LEVEL
+    ) as writer:
+        writer.write_table(table)
+
+
 def _spans_table(columns: dict[str, list[Any]]) -> pa.Table:
     import pyarrow as pa
 

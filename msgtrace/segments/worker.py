@@ -1,9 +1,15 @@
 """The log worker: seals closed journals as they appear and compacts segments when idle.
 
 Run as a process (`python -m msgtrace.segments.worker --data-dir D`) or in-process through
-`LogWorker.run(stop)`. It wakes on file-system events in journal/ (watchfiles), plus a slow
-safety pass every `safety_interval_s`; it never busy-polls. On SIGTERM/SIGINT (or `stop` set) it
-seals every closed journal, then returns (the process exits 0).
+`LogWorker.run(stop)`. It wakes on file-system events in journal/ (watchfiles); between events it
+only lists journal/ every `CHECK_INTERVAL_S` (a journal closed while the watcher was being set up
+sends no event) and makes a full safety pass every `safety_interval_s`; it never busy-polls.
+
+Sealing goes first: while journals keep arriving (one sealed within `compact_quiet_s`) it does not
+compact, so merging segments never delays a seal or takes CPU from ingest and projection under a
+steady load; it compacts once the log is quiet, or at once when `BUSY_COMPACT_SEGMENTS` live
+segments have piled up under an endless load. On SIGTERM/SIGINT (or `stop` set) it seals every
+closed journal, then returns (the process exits 0).
 
 While running it holds an flock on segments/, the sign that its `.tmp` files are live, so
 `Journal.open`'s recovery leaves them alone. One worker per data dir: a second one raises
@@ -16,6 +22,7 @@ import argparse
 import logging
 import signal
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,6 +41,7 @@ from msgtrace.segments.naming import (
     SEGMENTS_DIR,
     closed_journals,
     list_ranges,
+    live_segments,
 )
 from msgtrace.segments.recovery import (
     RecoveryReport,
@@ -42,11 +50,18 @@ from msgtrace.segments.recovery import (
     remove_tmp_files_unlocked,
     unlock_dir,
 )
-from msgtrace.segments.segment_writer import seal_journal
+from msgtrace.segments.segment_writer import seal_journal, warm_up
 
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+DEFAULT_COMPACT_QUIET_S = 1.0
+# under an endless load, compact anyway once this many live segments wait (bounds the file count)
+BUSY_COMPACT_SEGMENTS = 256
+# Between events the worker checks journal/ this often (one directory listing): a journal closed
+# while the watcher was being set up, whose event is lost, waits at most this long, not a whole
+# safety interval; a compaction deferred by a busy log runs this soon after the log goes quiet.
+CHECK_INTERVAL_S = 0.5
 
 
 class LogWorker:
@@ -60,10 +75,14 @@ class LogWorker:
         compact_min_segments: int = 8,
         grace_s: float = DEFAULT_GRACE_S,
         safety_interval_s: float = 5.0,
+        compact_quiet_s: float = DEFAULT_COMPACT_QUIET_S,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.policy = CompactionPolicy(compact_target_bytes, compact_min_segments, grace_s)
         self.safety_interval_s = safety_interval_s
+        self.compact_quiet_s = compact_quiet_s
+        self._last_seal = -1e9  # monotonic time of the last seal
+        self._compact_deferred = False  # the last pass skipped compaction: the log was busy
         self.sealed = 0
         self.compacted = 0
         ensure_dirs(self.data_dir)
@@ -87,6 +106,8 @@ class LogWorker:
             )
             count += 1
         self.sealed += count
+        if count:
+            self._last_seal = time.monotonic()
         return count
 
     def compact(self) -> int:
@@ -98,8 +119,20 @@ class LogWorker:
 
     def _step(self) -> None:
         self.seal_pending()
-        if not closed_journals(self.data_dir):
+        if closed_journals(self.data_dir):
+            return
+        quiet = time.monotonic() - self._last_seal >= self.compact_quiet_s
+        self._compact_deferred = not quiet
+        if quiet or len(live_segments(self.data_dir)) >= BUSY_COMPACT_SEGMENTS:
             self.compact()
+
+    def _pass_due(self, last_pass: float) -> bool:
+        """On a quiet tick: whether to run a pass anyway (the safety pass is due, a closed
+        journal waits although no event said so, or a deferred compaction can run now)."""
+        now = time.monotonic()
+        if now - last_pass >= self.safety_interval_s or closed_journals(self.data_dir):
+            return True
+        return self._compact_deferred and now - self._last_seal >= self.compact_quiet_s
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set, then seal what is closed and return."""
@@ -113,19 +146,24 @@ class LogWorker:
             remove_tmp_files_unlocked(self.data_dir, report)  # we hold the lock: all are stale
             if report.removed_tmp:
                 log.info("removed stale temporary files: %s", report.removed_tmp)
+            warm_up()
             self._step()
-            for _changes in watchfiles.watch(
+            last_pass = time.monotonic()
+            for changes in watchfiles.watch(
                 self.data_dir / JOURNAL_DIR,
                 watch_filter=_closed_journal_added,
                 stop_event=stop,
                 yield_on_timeout=True,
-                rust_timeout=int(self.safety_interval_s * 1000),
+                rust_timeout=int(min(CHECK_INTERVAL_S, self.safety_interval_s) * 1000),
                 debounce=50,
                 step=20,
                 raise_interrupt=False,
             ):
                 if stop.is_set():
                     break
+                if not changes and not self._pass_due(last_pass):
+                    continue
+                last_pass = time.monotonic()
                 try:
                     self._step()
                 except Exception:
@@ -135,10 +173,12 @@ class LogWorker:
             unlock_dir(lock)
 
 
-def _closed_journal_added(change: object, path: str) -> bool:
-    import watchfiles
-
-    return change == watchfiles.Change.added and path.endswith(CLOSED_SUFFIX)
+def _closed_journal_added(_change: object, path: str) -> bool:
+    """Any event on a closed journal's name wakes the worker, whatever its kind: watchfiles tells
+    a rename's two halves apart by alternation, so the `.open -> .wal` rename of a rotation is
+    sometimes reported as a deletion of the new name, and filtering on "added" then left that
+    journal unsealed until the safety pass. A spurious wake-up only lists the directory."""
+    return path.endswith(CLOSED_SUFFIX)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
