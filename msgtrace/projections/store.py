@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import orjson
 
-from msgtrace.core.models import Span, Trace, TraceQueryParams, TraceSummary, tree_links
+from msgtrace.core.models import Span, Trace, TraceQueryParams, TraceSummary
 from msgtrace.projections import store_stats
 from msgtrace.projections.attr_index import AttrPlanner
 from msgtrace.projections.query import (
@@ -50,14 +50,15 @@ from msgtrace.projections.store_list import (
 )
 from msgtrace.projections.store_rows import (
     SPAN_COLUMNS,
-    SPAN_JSON_SQL,
     SUMMARY_COLUMNS,
-    complete_span_json,
     segment_row,
     span_dict,
     span_from_row,
     summary_dict,
     summary_from_row,
+    trace_json,
+    trace_span_bodies,
+    tree_json,
 )
 from msgtrace.projections.store_window import (
     Candidates,
@@ -363,64 +364,32 @@ class ReadStore:
 
     def _trace_json_parts(
         self, trace_id: str
-    ) -> tuple[dict[str, Any], list[tuple[str, str | None, str]]] | None:
-        """(summary dict, [(span_id, parent_span_id, span JSON)] sorted by start) or None."""
+    ) -> tuple[dict[str, Any], list[str], list[str | None], list[str]] | None:
+        """(summary dict, span ids, parent ids, span bodies) sorted by start, or None."""
         with self.connection() as conn:
             row = conn.execute(
                 f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE trace_id = ?", (trace_id,)
             ).fetchone()
             if row is None:
                 return None
-            spans = conn.execute(
-                f"SELECT span_id, parent_span_id, {SPAN_JSON_SQL}, attributes, resource_attributes,"
-                " events, links FROM spans"
-                " WHERE trace_id = ?"
-                " ORDER BY start_time, span_id",
-                (trace_id,),
-            ).fetchall()
-        return summary_dict(row), [
-            (s[0], s[1] or None, complete_span_json(s[2], s[3], s[4], s[5], s[6])) for s in spans
-        ]
+            ids, parents, bodies = trace_span_bodies(conn, trace_id)
+        return summary_dict(row), ids, parents, bodies
 
     def get_trace_json(self, trace_id: str) -> bytes | None:
         """`GET /traces/{id}` body: the Trace as JSON, span objects built by SQLite."""
         parts = self._trace_json_parts(trace_id)
         if parts is None:
             return None
-        summary, spans = parts
-        summary["spans"] = orjson.Fragment("[" + ",".join(s[2] for s in spans) + "]")
-        return orjson.dumps(summary)
+        summary, _, _, bodies = parts
+        return trace_json(summary, bodies)
 
     def get_tree_json(self, trace_id: str) -> bytes | None:
         """`GET /traces/{id}/tree` body: {"trace_id", "roots": [span + "children"]} (tree_links rules)."""
-        found = self._trace_json_parts(trace_id)
-        if found is None:
+        parts = self._trace_json_parts(trace_id)
+        if parts is None:
             return None
-        _, rows = found
-        seen: set[str] = set()
-        unique = []
-        for r in rows:
-            if r[0] not in seen:
-                seen.add(r[0])
-                unique.append(r)
-        roots, children = tree_links([r[0] for r in unique], [r[1] for r in unique])
-        # one pass in document order: "<span without }>,"children":[" ... "]}" for each node
-        parts: list[str] = []
-        stack: list[tuple[int, bool]] = [(r, i > 0) for i, r in reversed(list(enumerate(roots)))]
-        closing = "]}"
-        while stack:
-            i, comma = stack.pop()
-            if i < 0:
-                parts.append(closing)
-                continue
-            if comma:
-                parts.append(",")
-            parts.append(unique[i][2][:-1])
-            parts.append(',"children":[')
-            stack.append((-1, False))
-            stack.extend((k, j > 0) for j, k in reversed(list(enumerate(children[i]))))
-        head = '{"trace_id":' + orjson.dumps(trace_id).decode() + ',"roots":['
-        return (head + "".join(parts) + "]}").encode()
+        _, ids, parents, bodies = parts
+        return tree_json(trace_id, ids, parents, bodies)
 
     def get_span(self, trace_id: str, span_id: str) -> Span | None:
         with self.connection() as conn:

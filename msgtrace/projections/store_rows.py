@@ -98,7 +98,7 @@ def trace_span_bodies(
 ) -> tuple[list[str], list[str | None], list[str]]:
     """(span ids, parent ids, bodies) of a trace's spans sorted by (start_time, span_id).
 
-    A body is the span's JSON object (docs/api.md) without its outer braces, so callers join
+    A body is the span's JSON object (docs/api.md) without its closing brace, so callers join
     bodies into an array or append members ("children") without copying them again.
     """
     cursor = conn.cursor()
@@ -112,7 +112,7 @@ def trace_span_bodies(
         sql = _TRACE_SPANS_SQL + " ORDER BY start_time, span_id"
         rows = cursor.execute(sql, (trace_id,)).fetchall()
     quoted = cursor.execute("SELECT json_quote(?)", (trace_id,)).fetchone()[0]
-    lead = f'"trace_id":{quoted},'
+    lead = f'{{"trace_id":{quoted},'
     bodies = [
         f'{lead}{head[1:-1]},"attributes":'
         f'{attrs if attrs[:1] == "{" and attrs[-1:] == "}" else "{}"},"resource_attributes":'
@@ -124,15 +124,22 @@ def trace_span_bodies(
     return [r[1] for r in rows], [r[2] for r in rows], bodies
 
 
-def spans_array_json(bodies: list[str]) -> str:
-    """The JSON array of the spans whose bodies (from `trace_span_bodies`) are given."""
-    return "[{" + "},{".join(bodies) + "}]" if bodies else "[]"
+def trace_json(summary: dict[str, Any], bodies: list[str]) -> bytes:
+    """`{**summary, "spans": [...]}` as JSON, the spans from `trace_span_bodies` bodies.
 
-
-def span_tree_json(ids: list[str], parents: list[str | None], bodies: list[str]) -> str:
-    """The JSON array of root nodes, each span's object plus "children" (child nodes in input
-    order), with the parent rules of `tree_links`. Ids repeated later in the input are dropped.
+    Equal to orjson.dumps of that dict with the spans array as a Fragment, with fewer copies of
+    a body that runs to megabytes.
     """
+    head = orjson.dumps(summary)
+    if not bodies:
+        return head[:-1] + b',"spans":[]}'
+    return b"".join((head[:-1], b',"spans":[', "},".join(bodies).encode(), b"}]}"))
+
+
+def tree_json(trace_id: str, ids: list[str], parents: list[str | None], bodies: list[str]) -> bytes:
+    """`{"trace_id", "roots"}` as JSON: each node is a span's object plus "children" (its child
+    nodes in input order), with the parent rules of `tree_links`; ids repeated later in the
+    input are dropped. Iterative, so a chain of any depth builds."""
     index: dict[str, int] = {}
     for i, sid in enumerate(ids):
         index.setdefault(sid, i)
@@ -143,41 +150,30 @@ def span_tree_json(ids: list[str], parents: list[str | None], bodies: list[str])
         bodies = [bodies[i] for i in keep]
         index = {sid: i for i, sid in enumerate(ids)}
     roots, children = _tree_links(index, ids, parents)
-    out: list[str] = []
+    out = ['{"trace_id":', orjson.dumps(trace_id).decode(), ',"roots":[']
     put = out.append
-    stack = _siblings(roots)
-    push = stack.append
+    # depth-first: one iterator over each open node's children; leaves (most spans) are
+    # written without touching the stack
+    stack = [iter(roots)]
+    comma = False
     while stack:
-        i = stack.pop()
-        if i >= 0:
-            kids = children[i]
-            put("{")
-            put(bodies[i])
+        for k in stack[-1]:
+            if comma:
+                put(",")
+            put(bodies[k])
+            kids = children[k]
             if kids:
                 put(',"children":[')
-                push(_CLOSE)
-                stack.extend(_siblings(kids))
-            else:
-                put(',"children":[]}')
-        elif i == _CLOSE:
-            put("]}")
+                stack.append(iter(kids))
+                comma = False
+                break
+            put(',"children":[]}')
+            comma = True
         else:
-            put(",")
-    return "[" + "".join(out) + "]"
-
-
-_CLOSE = -1  # stack marker: close the node's children array and object
-_COMMA = -2  # stack marker: a comma between siblings
-
-
-def _siblings(nodes: list[int]) -> list[int]:
-    """`nodes` as stack entries: popping them yields nodes[0], comma, nodes[1], ..."""
-    entries: list[int] = []
-    for k in reversed(nodes):
-        if entries:
-            entries.append(_COMMA)
-        entries.append(k)
-    return entries
+            stack.pop()
+            put("]}")  # the children array and its node; at the bottom, roots and the body
+            comma = True
+    return "".join(out).encode()
 
 
 def _tree_links(
@@ -231,52 +227,6 @@ def _links_json(text: str | None) -> str:
     if not text or text == "[]":
         return "[]"
     return orjson.dumps(_links(_json(text, []))).decode()
-
-
-# The per-span pieces of the previous detail path (json_object with trace_id, spliced per
-# span), kept while a committed store.py still imports them.
-SPAN_JSON_SQL = """json_object(
-    'trace_id', trace_id, 'span_id', span_id, 'parent_span_id', nullif(parent_span_id, ''),
-    'name', name,
-    'kind', CASE kind WHEN 1 THEN 'INTERNAL' WHEN 2 THEN 'SERVER' WHEN 3 THEN 'CLIENT'
-                      WHEN 4 THEN 'PRODUCER' WHEN 5 THEN 'CONSUMER' ELSE 'UNSPECIFIED' END,
-    'start_time', start_time, 'end_time', end_time, 'duration_ms', duration_ms + 0.0,
-    'status', json_object('code', CASE status_code WHEN 1 THEN 'OK' WHEN 2 THEN 'ERROR' ELSE 'UNSET' END,
-                          'message', status_message),
-    'service_name', service_name,
-    'scope', json_object('name', scope_name, 'version', scope_version),
-    'span_type', span_type,
-    'llm', CASE WHEN span_type = 'llm' OR model IS NOT NULL OR provider IS NOT NULL
-                  OR input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cached_tokens IS NOT NULL
-                  OR reasoning_tokens IS NOT NULL OR total_tokens IS NOT NULL OR cost IS NOT NULL
-           THEN json_object('model', model, 'provider', provider, 'input_tokens', input_tokens,
-                'output_tokens', output_tokens, 'cached_tokens', cached_tokens,
-                'reasoning_tokens', reasoning_tokens, 'total_tokens', total_tokens, 'cost', cost,
-                'cost_source', CASE WHEN cost_source IN ('span', 'computed') THEN cost_source END,
-                'counts_usage', json(CASE WHEN counts_usage THEN 'true' ELSE 'false' END))
-           END)"""
-
-
-def _object_text(text: str | None) -> str:
-    """A stored typed-JSON object, verbatim; `{}` when the column does not hold an object."""
-    if text and text[0] == "{" and text[-1] == "}":
-        return text
-    return "{}"
-
-
-def complete_span_json(
-    span_json: str,
-    attributes: str | None,
-    resource_attributes: str | None,
-    events: str | None,
-    links: str | None,
-) -> str:
-    """`span_json` (an object from SPAN_JSON_SQL) with the stored JSON columns added."""
-    return (
-        f'{span_json[:-1]},"attributes":{_object_text(attributes)},'
-        f'"resource_attributes":{_object_text(resource_attributes)},'
-        f'"events":{_events_json(events)},"links":{_links_json(links)}}}'
-    )
 
 
 def _events(items: Any) -> list[dict[str, Any]]:
