@@ -49,8 +49,10 @@ from msgtrace.projections.store_list import (
     sqlite_checkpoint,
 )
 from msgtrace.projections.store_rows import (
+    BODY_CACHE,
     SPAN_COLUMNS,
     SUMMARY_COLUMNS,
+    projector_version,
     segment_row,
     span_dict,
     span_from_row,
@@ -362,34 +364,51 @@ class ReadStore:
         summary, spans = parts
         return Trace.model_validate({**summary, "spans": spans})
 
-    def _trace_json_parts(
-        self, trace_id: str
-    ) -> tuple[dict[str, Any], list[str], list[str | None], list[str]] | None:
-        """(summary dict, span ids, parent ids, span bodies) sorted by start, or None."""
+    def _detail_body(self, trace_id: str, kind: str) -> bytes | None:
+        """The "trace" (detail) or "tree" body, or None when the trace does not exist.
+
+        Bodies are kept in BODY_CACHE under (file identity, projector checkpoints, the trace's
+        updated_at and span_count), read in the same transaction as the lookup: any projector
+        commit moves a checkpoint, so a cached body is never older than this snapshot. Without
+        checkpoints (a database the projector did not write) nothing is cached.
+        """
         with self.connection() as conn:
             row = conn.execute(
                 f"SELECT {SUMMARY_COLUMNS} FROM traces WHERE trace_id = ?", (trace_id,)
             ).fetchone()
             if row is None:
                 return None
+            version = projector_version(conn)
+            key = None
+            if version:
+                key = (
+                    str(self.db_path),
+                    self._identity,
+                    version,
+                    row["updated_at"],
+                    row["span_count"],
+                    kind,
+                    trace_id,
+                )
+                cached = BODY_CACHE.get(key)
+                if cached is not None:
+                    return cached
             ids, parents, bodies = trace_span_bodies(conn, trace_id)
-        return summary_dict(row), ids, parents, bodies
+        if kind == "tree":
+            body = tree_json(trace_id, ids, parents, bodies)
+        else:
+            body = trace_json(summary_dict(row), bodies)
+        if key is not None:
+            BODY_CACHE.put(key, body)
+        return body
 
     def get_trace_json(self, trace_id: str) -> bytes | None:
         """`GET /traces/{id}` body: the Trace as JSON, span objects built by SQLite."""
-        parts = self._trace_json_parts(trace_id)
-        if parts is None:
-            return None
-        summary, _, _, bodies = parts
-        return trace_json(summary, bodies)
+        return self._detail_body(trace_id, "trace")
 
     def get_tree_json(self, trace_id: str) -> bytes | None:
         """`GET /traces/{id}/tree` body: {"trace_id", "roots": [span + "children"]} (tree_links rules)."""
-        parts = self._trace_json_parts(trace_id)
-        if parts is None:
-            return None
-        _, ids, parents, bodies = parts
-        return tree_json(trace_id, ids, parents, bodies)
+        return self._detail_body(trace_id, "tree")
 
     def get_span(self, trace_id: str, span_id: str) -> Span | None:
         with self.connection() as conn:

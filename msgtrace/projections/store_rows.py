@@ -8,6 +8,9 @@ the same dicts into models.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Any
 
 import orjson
@@ -174,6 +177,61 @@ def tree_json(trace_id: str, ids: list[str], parents: list[str | None], bodies: 
             put("]}")  # the children array and its node; at the bottom, roots and the body
             comma = True
     return "".join(out).encode()
+
+
+class BodyCache:
+    """A bounded LRU of finished detail/tree bodies, shared by the stores of a process.
+
+    Keys must prove a body current: the store keys them by the database file's identity, the
+    projector's checkpoints (committed in the same transaction as the rows they describe, read
+    in the same read transaction as the lookup) and the trace's updated_at and span count. A
+    body larger than `max_bytes` is not kept. Thread-safe.
+    """
+
+    def __init__(self, *, max_bytes: int = 64 << 20, max_entries: int = 32) -> None:
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+        self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is not None:
+                self._bodies.move_to_end(key)
+            return body
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._bodies.pop(key, None)
+            self._size += len(body) - (len(old) if old is not None else 0)
+            self._bodies[key] = body
+            while self._size > self.max_bytes or len(self._bodies) > self.max_entries:
+                _, evicted = self._bodies.popitem(last=False)
+                self._size -= len(evicted)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._bodies.clear()
+            self._size = 0
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+
+BODY_CACHE = BodyCache()
+
+
+def projector_version(conn: sqlite3.Connection) -> tuple[tuple[str, str], ...]:
+    """The projector's checkpoints as of this read transaction; empty for a database the
+    projector did not write (nothing may be cached then)."""
+    rows = conn.execute(
+        "SELECT key, value FROM meta WHERE key LIKE '%checkpoint' ORDER BY key"
+    ).fetchall()
+    return tuple((str(k), str(v)) for k, v in rows)
 
 
 def _tree_links(

@@ -161,3 +161,60 @@ def test_unknown_and_hostile_trace_ids_are_absent(views: ViewsBuilder) -> None:
     for trace_id in ["f" * 32, "' OR 1=1 --", tid(7) + "%", ""]:
         assert store.get_trace_json(trace_id) is None
         assert store.get_tree_json(trace_id) is None
+
+
+def _checkpoint(views: ViewsBuilder, value: str) -> None:
+    views.conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('segments_checkpoint', ?)", (value,)
+    )
+
+
+def test_cached_bodies_follow_every_projector_commit(views: ViewsBuilder) -> None:
+    views.add_trace(
+        tid(8),
+        [
+            SpanSpec(sid(1), "root", BASE, 10.0),
+            SpanSpec(sid(2), "llm", BASE + 1, 1.0, parent=sid(1), span_type="llm"),
+        ],
+    )
+    _checkpoint(views, "1")
+    store = ReadStore(views.db_path)
+    detail, tree = store.get_trace_json(tid(8)), store.get_tree_json(tid(8))
+    assert detail is not None and tree is not None and detail != tree
+    assert store.get_trace_json(tid(8)) is detail and store.get_tree_json(tid(8)) is tree
+    # a commit that changes a span but not the trace's summary row, with its checkpoint
+    views.conn.execute("BEGIN")
+    views.conn.execute(
+        "UPDATE spans SET counts_usage = 1 - counts_usage WHERE span_id = ?", (sid(2),)
+    )
+    _checkpoint(views, "2")
+    views.conn.execute("COMMIT")
+    fresh = _agree(store, tid(8))
+    assert fresh["spans"][1]["llm"]["counts_usage"] is True
+    assert orjson.loads(detail)["spans"][1]["llm"]["counts_usage"] is False
+    views.close()
+
+
+def test_a_database_without_checkpoints_is_never_cached(views: ViewsBuilder) -> None:
+    views.add_trace(tid(9), [SpanSpec(sid(1), "before", BASE, 1.0)])
+    store = ReadStore(views.db_path)
+    first = store.get_trace_json(tid(9))
+    views.conn.execute("UPDATE spans SET name = 'after'")
+    views.close()
+    assert _agree(store, tid(9))["spans"][0]["name"] == "after"
+    assert first is not None and b'"before"' in first
+
+
+def test_body_cache_is_bounded_and_least_recently_used() -> None:
+    from msgtrace.projections.store_rows import BodyCache
+
+    cache = BodyCache(max_bytes=10, max_entries=2)
+    cache.put("a", b"aaaaaa")
+    cache.put("b", b"bbbb")
+    cache.put("c", b"ccc")  # 13 bytes: the oldest goes
+    assert cache.get("a") is None and len(cache) == 2
+    assert cache.get("b") == b"bbbb"  # now the most recent
+    cache.put("d", b"d")  # three entries: the least recently used goes
+    assert cache.get("c") is None and cache.get("b") == b"bbbb" and cache.get("d") == b"d"
+    cache.put("e", b"e" * 11)  # larger than the whole cache: not kept
+    assert cache.get("e") is None and cache.get("d") == b"d"
