@@ -1,9 +1,10 @@
 """The projector process: `python -m msgtrace.projections.worker --data-dir D --db-path P`.
 
 Applies pending log files on start, then sleeps on watchfiles (inotify) for changes under
-segments/ and tombstones/ and applies again; no busy polling (a slow safety re-check runs every
-`SAFETY_INTERVAL_S` in case a notification is lost). SIGTERM/SIGINT stop it between batches: the
-batch in flight commits or rolls back as a whole, and the process exits 0.
+segments/ and tombstones/ and applies again; no busy polling: between events it only compares the
+log's head every `CHECK_INTERVAL_S` (a file sealed while the watcher was starting sends no
+event), and a slow safety re-check runs every `SAFETY_INTERVAL_S`. SIGTERM/SIGINT stop it
+between batches: the batch in flight commits or rolls back as a whole, and the process exits 0.
 
 When nothing is left to apply it extends the attribute index (attr_index.py) in short batches,
 stopping as soon as a new log file is pending, so indexing never delays projection by more than
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("msgtrace.projections.worker")
 
 SAFETY_INTERVAL_S = 5.0  # also how soon a removed database file is noticed
+# Between events the worker compares the log's head this often (two directory listings): a file
+# sealed while the watcher was being set up, whose event is lost, waits at most this long.
+CHECK_INTERVAL_S = 0.5
 # attribute-index transactions: short, so a new log file waits little behind one
 INDEX_BATCH_SPANS = 2000  # the first batch; later ones are sized to last about INDEX_BATCH_S
 INDEX_BATCH_S = 0.1
@@ -52,6 +56,9 @@ class _Pace:
     last_applied: float = -1e9  # monotonic time the last span rows were applied
     last_indexed: float = -1e9  # monotonic time of the last indexing run while busy
     last_checkpoint: float = -1e9  # monotonic time of the last WAL checkpoint
+    last_pass: float = -1e9  # monotonic time of the last apply pass
+    head: tuple[int, int] = (0, 0)  # `_log_head` as of the last apply pass
+    held_back: bool = False  # the last pass left indexing or the checkpoint for later (busy)
 
 
 def run(projector: Projector, stop: threading.Event) -> None:
@@ -67,20 +74,33 @@ def run(projector: Projector, stop: threading.Event) -> None:
     if not _apply_and_index(projector, stop, pace):
         return
     while not stop.is_set() and _db_identity(projector.db_path) == identity:
-        for _changes in watchfiles.watch(
+        for changes in watchfiles.watch(
             *dirs,
             stop_event=stop,
             yield_on_timeout=True,
-            rust_timeout=int(SAFETY_INTERVAL_S * 1000),
+            rust_timeout=int(CHECK_INTERVAL_S * 1000),
             debounce=50,
             step=20,
             raise_interrupt=False,
             watch_filter=_is_log_file,
         ):
-            if stop.is_set() or not _apply_and_index(projector, stop, pace):
+            if stop.is_set():
+                break
+            if not changes and not _pass_due(projector, pace):
+                continue
+            if not _apply_and_index(projector, stop, pace):
                 break
             if _db_identity(projector.db_path) != identity:
                 break
+
+
+def _pass_due(projector: Projector, pace: _Pace) -> bool:
+    """On a quiet tick: whether to pass anyway (the safety pass is due, the log grew although no
+    event said so, or indexing and checkpointing held back while busy can run now)."""
+    now = time.monotonic()
+    if now - pace.last_pass >= SAFETY_INTERVAL_S or _log_head(projector) != pace.head:
+        return True
+    return pace.held_back and now - pace.last_applied >= INDEX_QUIET_S
 
 
 def _is_log_file(_change: object, path: str) -> bool:
@@ -92,10 +112,13 @@ def _apply_and_index(projector: Projector, stop: threading.Event, pace: _Pace) -
     """Apply what is pending, then extend the attribute index while no new log file arrives;
     the log always goes first. False as `_apply`."""
     while True:
+        pace.last_pass = time.monotonic()
+        pace.head = _log_head(projector)
         if not _apply(projector, stop, pace):
             return False
         now = time.monotonic()
         busy = now - pace.last_applied < INDEX_QUIET_S
+        pace.held_back = busy
         budget = float("inf")
         if busy:
             budget = INDEX_BUSY_S if now - pace.last_indexed >= INDEX_BUSY_INTERVAL_S else 0.0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -148,12 +148,19 @@ def merge_run(data_dir: Path, run: list[RangeFile], *, kind: str) -> Path | None
         return None
 
 
-def compact_once(data_dir: Path, policy: CompactionPolicy) -> list[Path]:
-    """Plan and merge every run of segments and of tombstone files; returns the outputs."""
+def compact_once(
+    data_dir: Path, policy: CompactionPolicy, *, yield_to: Callable[[], bool] | None = None
+) -> list[Path]:
+    """Plan and merge every run of segments and of tombstone files; returns the outputs.
+
+    `yield_to` is asked before each run: when it answers True the pass stops there (the log
+    worker stops to seal a journal that just closed; the next pass plans the rest again)."""
     outputs: list[Path] = []
     for sub, kind in ((SEGMENTS_DIR, "spans"), (TOMBSTONES_DIR, "tombstones")):
         live = drop_superseded(list_ranges(data_dir / sub, SEGMENT_SUFFIX))
         for run in plan_runs(live, policy):
+            if yield_to is not None and yield_to():
+                return outputs
             out = merge_run(data_dir, run, kind=kind)
             if out is not None:
                 log.info("compacted %d %s files into %s", len(run), kind, out.name)

@@ -111,8 +111,11 @@ class LogWorker:
         return count
 
     def compact(self) -> int:
-        """One compaction pass plus deletion of superseded files past the grace period."""
-        outputs = compact_once(self.data_dir, self.policy)
+        """One compaction pass plus deletion of superseded files past the grace period; the pass
+        stops between runs as soon as a closed journal waits (sealing goes first)."""
+        outputs = compact_once(
+            self.data_dir, self.policy, yield_to=lambda: bool(closed_journals(self.data_dir))
+        )
         collect_superseded(self.data_dir, self.policy.grace_s)
         self.compacted += len(outputs)
         return len(outputs)

@@ -71,3 +71,40 @@ def test_worker_cli_rejects_missing_data_dir() -> None:
     )
     assert proc.returncode == 2
     assert "--data-dir" in proc.stderr
+
+
+def test_worker_defers_compaction_while_journals_keep_arriving(tmp_path: Path) -> None:
+    from msgtrace.segments.worker import LogWorker
+
+    def seal_one(worker: LogWorker, seed: int) -> None:
+        with Journal.open(tmp_path) as j:
+            j.append(RecordKind.SPANS, 1, request(4, seed=seed))
+        worker._step()  # one pass, as a wake-up runs it
+
+    busy = LogWorker(tmp_path, compact_min_segments=3, compact_quiet_s=3600)
+    for seed in range(4):
+        seal_one(busy, seed)
+    assert busy.sealed == 4 and busy.compacted == 0  # sealing only: the log never went quiet
+    assert len(live_segments(tmp_path)) == 4
+
+    quiet = LogWorker(tmp_path, compact_min_segments=3, compact_quiet_s=0)
+    seal_one(quiet, 99)
+    assert quiet.compacted == 1
+    assert len(live_segments(tmp_path)) == 1
+    assert scan_spans(tmp_path).collect().height == 20
+
+
+def test_compaction_pass_yields_to_a_closed_journal(tmp_path: Path) -> None:
+    from msgtrace.segments.compaction import CompactionPolicy, compact_once
+    from msgtrace.segments.worker import LogWorker
+
+    worker = LogWorker(tmp_path)
+    for seed in range(3):
+        with Journal.open(tmp_path) as j:
+            j.append(RecordKind.SPANS, 1, request(4, seed=seed))
+        worker.seal_pending()
+    policy = CompactionPolicy(min_segments=3)
+    assert compact_once(tmp_path, policy, yield_to=lambda: True) == []
+    assert len(live_segments(tmp_path)) == 3
+    assert len(compact_once(tmp_path, policy, yield_to=lambda: False)) == 1
+    assert [(s.first, s.last) for s in live_segments(tmp_path)] == [(1, 3)]
