@@ -3,7 +3,9 @@
 One writer thread owns the open journal file. Callers `submit` records; the thread takes every
 record waiting at that moment (a group), assigns consecutive offsets, writes their frames with one
 write and makes them durable with one `fdatasync`, then resolves each caller's future with its
-offset. Concurrency therefore raises throughput instead of the number of syncs.
+offset. Concurrency therefore raises throughput instead of the number of syncs. Callers on an
+event loop (`append_async`) are woken with one `call_soon_threadsafe` per loop and group, so the
+writer hands the GIL over a few times per group rather than once per record.
 
 Invariants:
 - an offset is handed out only after its frame is on disk; offsets are unique, contiguous within
@@ -82,6 +84,8 @@ class _Request:
     payload: bytes
     received_ns: int
     future: concurrent.futures.Future[int]
+    # append_async's awaiting future and its loop: set from `future` on that loop (see _wake)
+    waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[int]] | None = None
 
 
 @dataclass(slots=True)
@@ -187,6 +191,15 @@ class Journal:
         Raises Backpressure(429) when `queue_size` requests already wait for their sync, and
         Backpressure(503) when the unsealed backlog is full or the journal is closed or broken.
         """
+        return self._submit(kind, content_type, payload, None)
+
+    def _submit(
+        self,
+        kind: RecordKind,
+        content_type: int,
+        payload: bytes,
+        waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[int]] | None,
+    ) -> concurrent.futures.Future[int]:
         received = time.time_ns()
         future: concurrent.futures.Future[int] = concurrent.futures.Future()
         with self._cond:
@@ -209,7 +222,7 @@ class Journal:
                         retry_after=5.0,
                     )
             self._pending += 1
-            self._queue.append(_Request(int(kind), content_type, payload, received, future))
+            self._queue.append(_Request(int(kind), content_type, payload, received, future, waiter))
             self._cond.notify()
         return future
 
@@ -218,7 +231,11 @@ class Journal:
         return self.submit(kind, content_type, payload).result()
 
     async def append_async(self, kind: RecordKind, content_type: int, payload: bytes) -> int:
-        return await asyncio.wrap_future(self.submit(kind, content_type, payload))
+        """`append` for a coroutine: same result and errors, without blocking the loop."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[int] = loop.create_future()
+        self._submit(kind, content_type, payload, (loop, waiter))
+        return await waiter
 
     def append_tombstone(self, trace_id: str | None) -> int:
         """Append a delete of one trace (32 hex chars) or, with None, of every trace so far."""
@@ -329,6 +346,7 @@ class Journal:
                 self._pending = 0
             for item in waiting:
                 item.future.set_exception(Backpressure(self._broken, status=503, retry_after=10.0))
+            _wake([item for item in waiting if isinstance(item, _Request)])
             raise
 
     def _take_batch(self) -> list[_Request | _Rotate]:
@@ -391,16 +409,20 @@ class Journal:
         if was_empty:
             self._open_since = self._last_append
         for i, r in enumerate(group):
-            r.future.set_result(first + i)
+            with contextlib.suppress(concurrent.futures.InvalidStateError):  # cancelled by its caller
+                r.future.set_result(first + i)
+        _wake(group)
 
     def _fail(self, group: list[_Request], exc: OSError) -> None:
         log.error("journal write failed (%s); %d requests rejected", exc, len(group))
         with self._cond:
             self._pending -= len(group)
         for r in group:
-            r.future.set_exception(
-                Backpressure(f"the journal could not write to disk: {exc.strerror or exc}", status=503, retry_after=10.0)
-            )
+            with contextlib.suppress(concurrent.futures.InvalidStateError):  # cancelled by its caller
+                r.future.set_exception(
+                    Backpressure(f"the journal could not write to disk: {exc.strerror or exc}", status=503, retry_after=10.0)
+                )
+        _wake(group)
 
     def _undo_partial_write(self, exc: OSError) -> None:
         """Cut the open file back to its last durable length; if even that fails, stop writing."""
@@ -461,6 +483,34 @@ class Journal:
                 self._backlog += self._durable_len
             self._fd, self._open_path = None, None
             self._durable_len = 0
+
+
+def _wake(requests: Sequence[_Request]) -> None:
+    """Pass the (already resolved) futures of `requests` to their `append_async` waiters: one
+    call_soon_threadsafe per event loop. A closed loop has nobody left to wake."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], concurrent.futures.Future[int]]]] = {}
+    for r in requests:
+        if r.waiter is not None:
+            loop, waiter = r.waiter
+            by_loop.setdefault(loop, []).append((waiter, r.future))
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, pairs)
+
+
+def _settle(pairs: list[tuple[asyncio.Future[int], concurrent.futures.Future[int]]]) -> None:
+    """On the waiters' loop: copy each finished future's outcome (a cancelled waiter is skipped)."""
+    for waiter, future in pairs:
+        if waiter.done():
+            continue
+        if future.cancelled():
+            waiter.cancel()
+            continue
+        exc = future.exception()
+        if exc is not None:
+            waiter.set_exception(exc)
+        else:
+            waiter.set_result(future.result())
 
 
 def _write_all(fd: int, parts: list[bytes | memoryview]) -> int:

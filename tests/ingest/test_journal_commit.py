@@ -6,7 +6,10 @@ including groups of more records than one writev call takes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import threading
 from pathlib import Path
 
 from msgtrace.segments import journal as journal_module
@@ -52,3 +55,57 @@ def test_a_large_group_reads_back_in_order(tmp_path: Path) -> None:
     ]
     assert [f.payload for f in frames] == payloads
     assert [f.offset for f in frames] == offsets
+
+
+def test_async_appends_from_two_loops_each_get_their_offsets(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path, seal_age_s=3600, queue_size=10_000)
+    results: dict[str, list[int]] = {}
+
+    async def many(tag: str) -> None:
+        payloads = [f"{tag} {i}".encode() for i in range(300)]
+        results[tag] = list(
+            await asyncio.gather(*(journal.append_async(RecordKind.SPANS, 1, p) for p in payloads))
+        )
+
+    try:
+        threads = [threading.Thread(target=asyncio.run, args=(many(t),)) for t in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        journal.close()
+    offsets = results["a"] + results["b"]
+    assert sorted(offsets) == list(range(min(offsets), min(offsets) + 600))
+    frames = {f.offset: f.payload for p in sorted((tmp_path / JOURNAL_DIR).iterdir())
+              if not p.name.startswith(".") for f in scan_file(p).frames}
+    assert [frames[o] for o in results["a"]] == [f"a {i}".encode() for i in range(300)]
+
+
+def test_a_cancelled_async_append_leaves_the_writer_working(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path, seal_age_s=3600)
+
+    async def scenario() -> int:
+        doomed = asyncio.ensure_future(journal.append_async(RecordKind.SPANS, 1, b"doomed"))
+        await asyncio.sleep(0)
+        doomed.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await doomed
+        return await journal.append_async(RecordKind.SPANS, 1, b"kept")
+
+    try:
+        kept = asyncio.run(scenario())
+        assert journal.append(RecordKind.SPANS, 1, b"after") == kept + 1
+    finally:
+        journal.close()
+
+
+def test_a_cancelled_submit_future_leaves_the_writer_working(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path, seal_age_s=3600)
+    try:
+        futures = [journal.submit(RecordKind.SPANS, 1, b"x") for _ in range(50)]
+        cancelled = [f for f in futures if f.cancel()]
+        kept = [f.result(timeout=30) for f in futures if f not in cancelled]
+        assert journal.append(RecordKind.SPANS, 1, b"after") > max(kept, default=0)
+    finally:
+        journal.close()
