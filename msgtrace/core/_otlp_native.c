@@ -1,4 +1,5 @@
-/* Native OTLP protobuf -> Arrow column buffers for the sealer (msgtrace.core.otlp_native).
+/* Native OTLP protobuf -> Arrow column buffers for the sealer (msgtrace.core.otlp_native), and
+ * ingest's verdict without building anything (`validate`, see _otlp_native_validate.h).
  *
  * Contract: `decode(payload: bytes, offset: int, received_time_unix_nano: int)` returns None when
  * the request must take the Python path (msgtrace.core.otlp.decode_rows), else
