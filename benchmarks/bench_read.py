@@ -504,10 +504,10 @@ def measure_all(path: Path, scale: float, calls: int, runs: int, args: Any) -> R
         (
             "detail",
             {
-                "detail: 10,000-span trace (API JSON)": detail,
-                "tree: 10,000-span trace (API JSON)": tree,
-                "detail: 10,000-span trace (API JSON, uncached)": uncached(detail),
-                "tree: 10,000-span trace (API JSON, uncached)": uncached(tree),
+                "detail: 10,000-span trace (API JSON, first view)": uncached(detail),
+                "tree: 10,000-span trace (API JSON, first view)": uncached(tree),
+                "detail: 10,000-span trace (API JSON, repeat view)": detail,
+                "tree: 10,000-span trace (API JSON, repeat view)": tree,
                 "detail: 10,000-span trace (Python models)": detail_models,
             },
             DETAIL_TARGET,
@@ -534,8 +534,9 @@ def measure_all(path: Path, scale: float, calls: int, runs: int, args: Any) -> R
         for name, fn in ops.items():
             if args.only and args.only not in name:
                 continue
-            # the Python API builds pydantic models: reported, but the target is the API's
-            target = None if "Python models" in name else group_target
+            # the Python API builds pydantic models, and a repeat view may come from the body
+            # cache: both reported, but the target is the API's first view
+            target = None if "Python models" in name or "repeat view" in name else group_target
             p95s: list[float] = []
             p50s: list[float] = []
             for _ in range(runs):
