@@ -14,15 +14,19 @@ Each repeat starts a fresh ``msgtrace start`` (loopback, OS-picked port, fresh d
 4. sends a third corpus open-loop at a steady 10,000 spans/s while sampling ``/health`` every
    100 ms: **projection lag p50/p99** = the age of the oldest acknowledged request not yet visible
    in the views (an upper bound on every request's ack -> visible time at that moment);
+   meanwhile it breaks the lag down per closed journal into rotation, seal and projection waits
+   (``StageSampler``: medians per journal);
 5. reports the peak RSS of the server's process tree over the whole repeat, and the data dir's
    bytes per span once everything is sealed and projected.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +113,74 @@ class HealthSampler:
         self._thread.join()
 
 
+class StageSampler:
+    """Watches the data dir in a thread (every 20 ms) and breaks the lag down per closed journal:
+    **rotation wait** (journal opened -> closed), **seal wait** (closed -> its segment exists) and
+    **projection wait** (segment exists -> the views' checkpoint covers it). The open file appears
+    with its first acknowledged request, so the three add up to that request's ack -> visible."""
+
+    def __init__(self, data_dir: Path, interval: float = 0.02) -> None:
+        import threading
+
+        self.data_dir = data_dir
+        self.interval = interval
+        self.opened: dict[int, float] = {}
+        self.closed: dict[tuple[int, int], float] = {}
+        self.sealed: dict[tuple[int, int], float] = {}
+        self.projected: list[tuple[float, int]] = []  # (time, checkpoint) when it changed
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import sqlite3
+
+        journal, segments = self.data_dir / "journal", self.data_dir / "segments"
+        db = self.data_dir / "msgtrace.db"
+        while not self._stop.is_set():
+            now = time.time()
+            try:
+                for name in os.listdir(journal):
+                    if name.endswith(".open"):
+                        self.opened.setdefault(int(name.split(".")[0]), now)
+                    elif name.endswith(".wal"):
+                        first, last = name[:-4].split("-")
+                        self.closed.setdefault((int(first), int(last)), now)
+                for name in os.listdir(segments):
+                    if name.endswith(".parquet") and not name.startswith("."):
+                        first, last = name[:-8].split("-")
+                        self.sealed.setdefault((int(first), int(last)), now)
+                with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as con:
+                    row = con.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
+                if row and (not self.projected or self.projected[-1][1] != int(row[0])):
+                    self.projected.append((now, int(row[0])))
+            except (OSError, ValueError, sqlite3.Error):
+                pass
+            self._stop.wait(self.interval)
+
+    def stages(self) -> dict[str, float]:
+        """Median seconds of each stage over the journals seen whole."""
+        waits: dict[str, list[float]] = {"rotation": [], "seal": [], "projection": []}
+        for (first, last), closed in self.closed.items():
+            opened = self.opened.get(first)
+            sealed = next((t for (a, b), t in self.sealed.items() if a <= first and last <= b),
+                          None)
+            projected = next((t for t, cp in self.projected if cp >= last), None)
+            if opened is None or sealed is None or projected is None:
+                continue
+            waits["rotation"].append(closed - opened)
+            waits["seal"].append(sealed - closed)
+            waits["projection"].append(projected - sealed)
+        return {k: percentile(v, 50) if v else float("nan") for k, v in waits.items()}
+
+    def __enter__(self) -> StageSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def one_repeat(corpus_a: Path, corpus_b: Path, corpus_c: Path, work: Path) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="ingest-", dir=work)) / "data"
     try:
@@ -129,11 +201,12 @@ def one_repeat(corpus_a: Path, corpus_b: Path, corpus_c: Path, work: Path) -> di
             done2, count2 = wait_queryable(client, expected)
             if done2 is None:
                 raise RuntimeError(f"only {count2} of {expected} spans queryable; {srv.log_tail()}")
-            with HealthSampler(srv.url, interval=0.1) as sustained:
-                steady10k = run_load(srv.otlp_url, corpus_c, connections=CONNECTIONS,
-                                     rate=SUSTAINED_RATE)
-            expected += steady10k["spans_acked"]
-            done3, count3 = wait_queryable(client, expected)
+            with StageSampler(data_dir) as stages:
+                with HealthSampler(srv.url, interval=0.1) as sustained:
+                    steady10k = run_load(srv.otlp_url, corpus_c, connections=CONNECTIONS,
+                                         rate=SUSTAINED_RATE)
+                expected += steady10k["spans_acked"]
+                done3, count3 = wait_queryable(client, expected)
             if done3 is None:
                 raise RuntimeError(f"only {count3} of {expected} spans queryable; {srv.log_tail()}")
             time.sleep(1.5)  # let the sealer/compactor settle before measuring disk use
@@ -146,6 +219,7 @@ def one_repeat(corpus_a: Path, corpus_b: Path, corpus_c: Path, work: Path) -> di
             "max_backlog_half_bytes": health.max_backlog_bytes,
             "lag_p50_10k_s": percentile(sustained.lags, 50),
             "lag_p99_10k_s": percentile(sustained.lags, 99),
+            "stages_10k": stages.stages(),
             "rate_10k": steady10k["acked_spans_per_s"], "rss_peak": rss.peak, "disk_bytes_per_span": disk / expected,
         }
     finally:
@@ -192,6 +266,9 @@ def main() -> int:
                    [r["lag_p50_10k_s"] for r in runs], cmd, 1.0, "<="))
     res.add(Figure("projection lag p99 at 10,000 spans/s (oldest unprojected ack, /health)", "s",
                    [r["lag_p99_10k_s"] for r in runs], cmd, 2.0, "<="))
+    for stage in ("rotation", "seal", "projection"):
+        res.add(Figure(f"lag breakdown at 10,000 spans/s: {stage} wait (median per journal)", "s",
+                       [r["stages_10k"][stage] for r in runs], cmd))
     res.add(Figure("peak server RSS (process tree)", "MiB",
                    [r["rss_peak"] / 2**20 for r in runs], cmd, 400, "<="))
     res.add(Figure("disk per span (journal + segments + SQLite)", "bytes",

@@ -33,10 +33,11 @@ class MsgTraceConfig:
     max_request_bytes: int = 64 * MiB
     # Closed-but-unsealed journal bytes; past it ingest answers 503 with Retry-After.
     max_backlog_bytes: int = 1024 * MiB
-    # A journal file is sealed into a segment once it is this old or this large.
-    seal_age_s: float = 1.0
+    # A journal file is sealed into a segment once it is this old or this large (the age bounds
+    # how long a request waits before projection can start: about half of it on average).
+    seal_age_s: float = 0.5
     # ... or once no request has arrived for this long (a burst becomes visible without waiting).
-    seal_idle_s: float = 0.2
+    seal_idle_s: float = 0.1
     seal_bytes: int = 16 * MiB  # bounds the log worker's memory: a journal is decoded whole
     # Segments smaller than this are merged by the compactor up to about this size.
     compact_target_bytes: int = 128 * MiB

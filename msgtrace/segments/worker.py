@@ -55,7 +55,9 @@ from msgtrace.segments.segment_writer import seal_journal, warm_up
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
-DEFAULT_COMPACT_QUIET_S = 1.0
+# Compaction waits until no journal was sealed for this long: a pause between two bursts is no
+# time to start merging (a run takes seconds of CPU that the next burst's seals and projection need).
+DEFAULT_COMPACT_QUIET_S = 10.0
 # under an endless load, compact anyway once this many live segments wait (bounds the file count)
 BUSY_COMPACT_SEGMENTS = 256
 # Between events the worker checks journal/ this often (one directory listing): a journal closed

@@ -21,7 +21,9 @@ from .test_journal import wait_for
 def test_worker_thread_seals_as_journals_close_and_compacts(tmp_path: Path) -> None:
     from msgtrace.segments.worker import LogWorker
 
-    worker = LogWorker(tmp_path, compact_min_segments=3, grace_s=0, safety_interval_s=0.2)
+    worker = LogWorker(
+        tmp_path, compact_min_segments=3, grace_s=0, safety_interval_s=0.2, compact_quiet_s=0.5
+    )
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,))
     with Journal.open(tmp_path, seal_age_s=3600) as j:
