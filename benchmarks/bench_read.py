@@ -180,7 +180,9 @@ def index_attributes(conn: sqlite3.Connection) -> None:
     from msgtrace.projections import attr_index, sqlite_writer
 
     for statement in sqlite_writer._statements(sqlite_writer.schema_sql()):
-        if "attr_" in statement or statement.lstrip().upper().startswith("CREATE INDEX"):
+        if "attr_" in statement or statement.lstrip().upper().startswith(
+            ("CREATE INDEX", "DROP INDEX")
+        ):
             conn.execute(statement)  # CREATE ... IF NOT EXISTS
     started = time.perf_counter()
     total = 0
@@ -320,10 +322,12 @@ def ingest_running(store_path: Path, rate: float) -> Iterator[tuple[Path, dict[s
     stats: dict[str, float] = {}
     try:
         with MsgtraceServer(live / "data", args=["--db-path", str(db)]) as server:
-            cmd = loadgen_command(server.otlp_url, corpus, connections=4, rate=rate,
-                                  duration=6 * 3600)
-            load = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    text=True, cwd=REPO_DIR)
+            cmd = loadgen_command(
+                server.otlp_url, corpus, connections=4, rate=rate, duration=6 * 3600
+            )
+            load = subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO_DIR
+            )
             try:
                 with httpx.Client(base_url=server.url, timeout=10) as client:
                     first = _wait_projecting(client)
@@ -381,8 +385,12 @@ def main(argv: list[str] | None = None) -> int:
         "--calls", type=int, default=None, help="calls per run (default 30; 15 with --quick)"
     )
     parser.add_argument("--only", default=None, help="only figures whose name contains this")
-    parser.add_argument("--ingest-rate", type=float, default=INGEST_RATE,
-                        help="spans/s ingested into a copy of the store while measuring (0: none)")
+    parser.add_argument(
+        "--ingest-rate",
+        type=float,
+        default=INGEST_RATE,
+        help="spans/s ingested into a copy of the store while measuring (0: none)",
+    )
     args = parser.parse_args(argv)
     scale = args.scale if args.scale is not None else (0.1 if args.quick else 1.0)
     calls = args.calls or (15 if args.quick else 30)
@@ -527,9 +535,11 @@ def measure_all(path: Path, scale: float, calls: int, runs: int, args: Any) -> R
         bench="read",
         title=f"Read side ({n_traces:,} traces, {n_traces * 8 + BIG_TRACE_SPANS - 8:,} spans)",
     )
-    cmd = f".venv/bin/python -m benchmarks.bench_read --scale {scale:g}" + (
-        " --quick" if args.quick else ""
-    ) + (f" --ingest-rate {args.ingest_rate:g}" if args.ingest_rate != INGEST_RATE else "")
+    cmd = (
+        f".venv/bin/python -m benchmarks.bench_read --scale {scale:g}"
+        + (" --quick" if args.quick else "")
+        + (f" --ingest-rate {args.ingest_rate:g}" if args.ingest_rate != INGEST_RATE else "")
+    )
     for _, ops, group_target in groups:
         for name, fn in ops.items():
             if args.only and args.only not in name:

@@ -142,13 +142,13 @@ def text_search_sql(
     if names is None or len(names) > MAX_NAME_MATCHES:
         parts.append(
             "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id"
-            " AND s.name LIKE ? ESCAPE '\\' LIMIT 1)"
+            " AND +s.name LIKE ? ESCAPE '\\' LIMIT 1)"
         )
         params.append(like)
     elif names:
         marks = ", ".join("?" for _ in names)
         parts.append(
-            f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND s.name IN ({marks}) LIMIT 1)"
+            f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND +s.name IN ({marks}) LIMIT 1)"
         )
         params.extend(names)
     if not parts:
@@ -250,10 +250,10 @@ class _Compiler:
     def span_name(self, term: Term, field: str) -> str:
         self.equality_only(term)
         if _has_wildcard(term.value):
-            cond = "s.name GLOB ?"
+            cond = "+s.name GLOB ?"
             self.add(_glob_pattern(term.value))
         else:
-            cond = "s.name = ?"
+            cond = "+s.name = ?"
             self.add(term.value)
         sql = (
             f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND {cond} LIMIT 1)"

@@ -72,9 +72,8 @@ def create_schema(conn: sqlite3.Connection, extra_ddl: Iterable[str] = ()) -> No
 # at the end (cheaper than maintaining them row by row). The projector's own lookups use the
 # primary keys, spans_usage, traces_start and trace_models_trace, which stay.
 READER_INDEXES = (
-    "spans_name",
+    "spans_trace",
     "spans_name_time",
-    "spans_parent",
     "traces_duration",
     "traces_spans",
     "traces_tokens",

@@ -325,7 +325,7 @@ class ReadStore:
         return resolve
 
     def _span_names_resolver(self, conn: sqlite3.Connection) -> SpanNames:
-        """Distinct span names matching a LIKE pattern, from a cached loose scan of spans_name.
+        """Distinct span names matching a LIKE pattern, from a cached loose scan of spans_name_time.
 
         Returns None (unknown: fall back to LIKE over spans) when there are more than
         MAX_DISTINCT_NAMES names. The cache lives NAMES_TTL_S seconds.

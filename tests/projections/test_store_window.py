@@ -214,3 +214,22 @@ def test_failed_traces_of_a_workflow_come_from_the_partial_index(store: ReadStor
         assert "traces_workflow_errors" in plan or "traces_service_errors" in plan, (kw, plan)
         failed = store.list_traces(params).traces
         assert failed and all(t.error_count > 0 for t in failed)
+
+
+def test_name_probes_read_the_trace_led_index(store: ReadStore) -> None:
+    """`name:` probes go through spans_trace (one seek per trace), never through spans_name_time,
+    whose name prefix would scan every span of that name for each trace."""
+    for q in ("name:step_1", "name:step_*", "flow_1"):
+        params = TraceQueryParams(q=q)
+        with store.connection() as conn:
+            where, args = store._filters(conn, params)
+            plan = " ".join(
+                r[3]
+                for r in conn.execute(
+                    "EXPLAIN QUERY PLAN SELECT trace_id FROM traces WHERE "
+                    + " AND ".join(where)
+                    + " ORDER BY start_time DESC, trace_id DESC LIMIT 5",
+                    args,
+                )
+            )
+        assert "spans_trace" in plan and "spans_name_time" not in plan, (q, plan)
