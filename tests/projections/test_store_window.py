@@ -193,6 +193,19 @@ def test_an_empty_store_is_an_empty_window(tmp_path: Path) -> None:
     assert rows == []
 
 
+def _plan(store: ReadStore, params: TraceQueryParams) -> str:
+    """SQLite's plan of the page's walk for `params`."""
+    with store.connection() as conn:
+        where, args = store._filters(conn, params)
+        rows = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT trace_id FROM traces WHERE "
+            + " AND ".join(where)
+            + " ORDER BY start_time DESC, trace_id DESC LIMIT 5",
+            args,
+        )
+        return " ".join(r[3] for r in rows)
+
+
 def test_failed_traces_of_a_workflow_come_from_the_partial_index(store: ReadStore) -> None:
     for kw in (
         {"q": "workflow:wf_2 error:true"},
@@ -200,17 +213,7 @@ def test_failed_traces_of_a_workflow_come_from_the_partial_index(store: ReadStor
         {"q": "service:svc_a errors:true"},
     ):
         params = TraceQueryParams(**kw)
-        with store.connection() as conn:
-            where, args = store._filters(conn, params)
-            plan = " ".join(
-                r[3]
-                for r in conn.execute(
-                    "EXPLAIN QUERY PLAN SELECT trace_id FROM traces WHERE "
-                    + " AND ".join(where)
-                    + " ORDER BY start_time DESC, trace_id DESC LIMIT 5",
-                    args,
-                )
-            )
+        plan = _plan(store, params)
         assert "traces_workflow_errors" in plan or "traces_service_errors" in plan, (kw, plan)
         failed = store.list_traces(params).traces
         assert failed and all(t.error_count > 0 for t in failed)
@@ -221,15 +224,5 @@ def test_name_probes_read_the_trace_led_index(store: ReadStore) -> None:
     whose name prefix would scan every span of that name for each trace."""
     for q in ("name:step_1", "name:step_*", "flow_1"):
         params = TraceQueryParams(q=q)
-        with store.connection() as conn:
-            where, args = store._filters(conn, params)
-            plan = " ".join(
-                r[3]
-                for r in conn.execute(
-                    "EXPLAIN QUERY PLAN SELECT trace_id FROM traces WHERE "
-                    + " AND ".join(where)
-                    + " ORDER BY start_time DESC, trace_id DESC LIMIT 5",
-                    args,
-                )
-            )
+        plan = _plan(store, params)
         assert "spans_trace" in plan and "spans_name_time" not in plan, (q, plan)
