@@ -26,6 +26,7 @@ from msgtrace.api.routes_errors import ERROR_RESPONSES, NOT_FOUND_RESPONSES, Not
 from msgtrace.core.errors import QueryError
 from msgtrace.core.models import MAX_NS, TraceSummary
 from msgtrace.projections.store import ReadStore
+from msgtrace.projections.store_list import conditions
 from msgtrace.projections.store_rows import SUMMARY_COLUMNS, summary_dict
 
 JSON = "application/json"
@@ -183,14 +184,9 @@ def workflow_aggregates(
     limit_traces: int,
 ) -> WorkflowAggregates:
     """Aggregates over the latest `limit_traces` traces of workflow `name` in [start, end)."""
-    where = ["workflow_name = ?"]
-    args: list[Any] = [name]
-    if start_time is not None:
-        where.append("start_time >= ?")
-        args.append(start_time)
-    if end_time is not None:
-        where.append("start_time < ?")
-        args.append(end_time)
+    where, args = conditions(
+        ("workflow_name = ?", name), ("start_time >= ?", start_time), ("start_time < ?", end_time)
+    )
     sample = (
         "SELECT trace_id, duration_ms, status, total_tokens, cost FROM traces"
         f" WHERE {' AND '.join(where)} ORDER BY start_time DESC LIMIT ?"

@@ -63,7 +63,6 @@ from msgtrace.projections.store_rows import (
     tree_json,
 )
 from msgtrace.projections.store_window import (
-    Candidates,
     budgeted_rows,
     page_candidates,
     windowed_rows,
@@ -223,7 +222,8 @@ class ReadStore:
     def _list_page(self, params: TraceQueryParams) -> tuple[list[sqlite3.Row], dict[str, Any]]:
         """The page's rows and its other TracePage fields."""
         with self.connection() as conn:
-            where, args = self._filters(conn, params)
+            names, values = self._span_names_resolver(conn), self._values_resolver(conn)
+            where, args = filter_sql(params, names, values=values, attrs=AttrPlanner(conn))
             field, order = params.sort_key
             column = SORT_COLUMNS[field]
             direction = "DESC" if order == "desc" else "ASC"
@@ -243,7 +243,7 @@ class ReadStore:
             page_args += [params.limit + 1, offset]
             rows = None
             walked = True
-            window = self._window_candidates(conn, params)
+            window = page_candidates(params, names, values)
             if window is not None:
                 # a sparse query: the walk stops early, or the windows answer (store_window.py)
                 rows = budgeted_rows(conn, sql, page_args, WALK_BUDGET_S)
@@ -262,9 +262,7 @@ class ReadStore:
             if rows is None:
                 rows = conn.execute(sql, page_args).fetchall()
             # a walk past its budget means sparse matches: counting them would walk further
-            counted, exact = (
-                count_matches(conn, params, where, args) if walked else (None, False)
-            )
+            counted, exact = count_matches(conn, params, where, args) if walked else (None, False)
         more = len(rows) > params.limit
         rows = rows[: params.limit]
         # past the count budget: a lower bound from what the page proves
@@ -284,15 +282,6 @@ class ReadStore:
             "offset": params.offset,
             "total_exact": exact,
         }
-
-    def _window_candidates(
-        self, conn: sqlite3.Connection, params: TraceQueryParams
-    ) -> Candidates | None:
-        """The candidates of a newest-first page's query terms (store_window.py), or None when
-        the page is not newest-first or no term can enumerate its traces."""
-        return page_candidates(
-            params, self._span_names_resolver(conn), self._values_resolver(conn)
-        )
 
     def _filters(
         self, conn: sqlite3.Connection, params: TraceQueryParams

@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import sqlite3
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
@@ -17,6 +18,8 @@ from msgtrace.core.errors import QueryError
 from msgtrace.core.models import MAX_NS, TraceQueryParams
 from msgtrace.projections.attr_index import AttrPlanner
 from msgtrace.projections.query import SpanNames, Values, compile_query, text_search_sql
+
+T = TypeVar("T")
 
 # sort name -> column; each has an index (column, trace_id) in schema.sql
 SORT_COLUMNS = {
@@ -29,7 +32,7 @@ SORT_COLUMNS = {
 _NULLABLE_SORT = {"cost"}
 COUNT_CAP = 10_000
 COUNT_BUDGET_S = 0.02
-COUNT_CHECK_EVERY = 1000  # SQLite VM steps between deadline checks
+CHECK_EVERY = 1000  # SQLite VM steps between deadline checks (`within`)
 MAX_DISTINCT_NAMES = 2000
 
 
@@ -44,30 +47,21 @@ def filter_sql(
 
     The resolvers and the planner (see compile_query) must belong to the read transaction the
     clauses run in."""
-    where: list[str] = []
-    args: list[Any] = []
-    if params.workflow_name is not None:
-        where.append("workflow_name = ?")
-        args.append(params.workflow_name)
-    if params.service is not None:
-        where.append("service_name = ?")
-        args.append(params.service)
+    where, args = conditions(
+        ("workflow_name = ?", params.workflow_name), ("service_name = ?", params.service)
+    )
     if params.has_errors is True:
         where.append("error_count > 0")
     elif params.has_errors is False:
         where.append("error_count = 0")
-    if params.min_duration_ms is not None:
-        where.append("duration_ms >= ?")
-        args.append(params.min_duration_ms)
-    if params.max_duration_ms is not None:
-        where.append("duration_ms <= ?")
-        args.append(params.max_duration_ms)
-    if params.start_time is not None:
-        where.append("start_time >= ?")
-        args.append(params.start_time)
-    if params.end_time is not None:
-        where.append("start_time <= ?")
-        args.append(params.end_time)
+    more, more_args = conditions(
+        ("duration_ms >= ?", params.min_duration_ms),
+        ("duration_ms <= ?", params.max_duration_ms),
+        ("start_time >= ?", params.start_time),
+        ("start_time <= ?", params.end_time),
+    )
+    where += more
+    args += more_args
     if params.model is not None:
         # a primary-key probe per candidate trace, (model, start_time, trace_id); LIMIT 1 keeps
         # SQLite from turning it into IN (...) (see query.py)
@@ -76,9 +70,9 @@ def filter_sql(
             " AND m.start_time = traces.start_time AND m.trace_id = traces.trace_id LIMIT 1)"
         )
         args.append(params.model)
-    if params.min_cost is not None:
-        where.append("cost >= ?")
-        args.append(params.min_cost)
+    more, more_args = conditions(("cost >= ?", params.min_cost))
+    where += more
+    args += more_args
     if params.search and params.search.strip():
         sql, search_args = text_search_sql(params.search, span_names, values)
         where.append(sql)
@@ -140,12 +134,11 @@ def count_matches(
     }
     if not where:
         return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0]), True
-    deadline = time.perf_counter() + COUNT_BUDGET_S
-    conn.set_progress_handler(lambda: int(time.perf_counter() > deadline), COUNT_CHECK_EVERY)
-    try:
+
+    def count() -> int:
         if "model" in used and used <= {"model", "start_time", "end_time"}:
             # trace_models is keyed (model, start_time, trace_id): an index range
-            n = conn.execute(
+            row = conn.execute(
                 "SELECT count(*) FROM (SELECT 1 FROM trace_models WHERE model = ?"
                 " AND start_time BETWEEN ? AND ? LIMIT ?)",
                 (
@@ -154,19 +147,44 @@ def count_matches(
                     params.end_time if params.end_time is not None else MAX_NS,
                     COUNT_CAP + 1,
                 ),
-            ).fetchone()[0]
+            ).fetchone()
         else:
-            n = conn.execute(
+            row = conn.execute(
                 f"SELECT count(*) FROM (SELECT 1 FROM traces WHERE {' AND '.join(where)} LIMIT ?)",
                 [*args, COUNT_CAP + 1],
-            ).fetchone()[0]
+            ).fetchone()
+        return int(row[0])
+
+    n = within(conn, COUNT_BUDGET_S, count)
+    if n is None:
+        return None, False
+    return (COUNT_CAP, False) if n > COUNT_CAP else (n, True)
+
+
+def within(
+    conn: sqlite3.Connection,
+    budget_s: float,
+    fn: Callable[[], T],
+    clock: Callable[[], float] = time.perf_counter,
+) -> T | None:
+    """`fn()`, or None when its statements on `conn` ran past `budget_s` (SQLite interrupts
+    them; checked every CHECK_EVERY VM steps)."""
+    deadline = clock() + budget_s
+    conn.set_progress_handler(lambda: int(clock() > deadline), CHECK_EVERY)
+    try:
+        return fn()
     except sqlite3.OperationalError as exc:
         if "interrupt" not in str(exc):
             raise
-        return None, False
+        return None
     finally:
         conn.set_progress_handler(None, 0)
-    return (COUNT_CAP, False) if n > COUNT_CAP else (int(n), True)
+
+
+def conditions(*pairs: tuple[str, Any]) -> tuple[list[str], list[Any]]:
+    """The clauses (each with one `?`) whose value is not None, and those values."""
+    kept = [(sql, value) for sql, value in pairs if value is not None]
+    return [sql for sql, _ in kept], [value for _, value in kept]
 
 
 def keyset(column: str, order: str, value: Any, trace_id: str) -> tuple[str, list[Any]]:

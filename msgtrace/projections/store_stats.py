@@ -20,6 +20,8 @@ import math
 import sqlite3
 from typing import Any
 
+from msgtrace.projections.store_list import conditions
+
 NS = 1_000_000_000
 MINUTE = 60
 QUARTER = 900
@@ -101,13 +103,9 @@ def _union(
     sqls: list[str] = []
     params: list[Any] = []
     for grain, lo, hi in parts:
-        w, a = list(where), list(args)
-        if lo is not None:
-            w.append("bucket_start >= ?")
-            a.append(lo)
-        if hi is not None:
-            w.append("bucket_start < ?")
-            a.append(hi)
+        bounds, bound_args = conditions(("bucket_start >= ?", lo), ("bucket_start < ?", hi))
+        w = [*where, *bounds]
+        a = [*args, *bound_args]
         group = f" GROUP BY {group_by}" if group_by else ""
         sqls.append(f"SELECT {select} FROM {tables[grain]} WHERE {_where(w)}{group}")
         params += a
@@ -130,15 +128,7 @@ def _ranged(
 
 
 def _dims(workflow_name: str | None, service: str | None) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    args: list[Any] = []
-    if workflow_name is not None:
-        where.append("workflow_name = ?")
-        args.append(workflow_name)
-    if service is not None:
-        where.append("service_name = ?")
-        args.append(service)
-    return where, args
+    return conditions(("workflow_name = ?", workflow_name), ("service_name = ?", service))
 
 
 def _where(parts: list[str]) -> str:

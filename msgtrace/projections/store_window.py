@@ -20,9 +20,7 @@ trace outside the window started before each of them.
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from msgtrace.core.models import TraceQueryParams
 from msgtrace.projections.query import (
@@ -33,6 +31,7 @@ from msgtrace.projections.query import (
     like_pattern,
 )
 from msgtrace.projections.query_parse import And, Node, Not, Or, Term, parse
+from msgtrace.projections.store_list import within
 
 __all__ = [
     "Candidates",
@@ -40,15 +39,11 @@ __all__ = [
     "candidates_sql",
     "page_candidates",
     "windowed_rows",
-    "within",
 ]
 
 FIRST_WINDOW = 1000  # candidates in the first window, shared among the enumerated values
 GROWTH = 8  # each further window holds this many times more
 MAX_VALUES = 16  # a term enumerating more values (a broad free-text word) keeps the walk
-CHECK_EVERY = 1000  # SQLite VM steps between deadline checks
-
-T = TypeVar("T")
 
 _T0 = object()  # stands for the window's lower bound in a parameter list
 
@@ -274,23 +269,3 @@ def budgeted_rows(
 ) -> list[sqlite3.Row] | None:
     """`sql`'s rows, or None when it ran longer than `budget_s`."""
     return within(conn, budget_s, lambda: conn.execute(sql, args).fetchall())
-
-
-def within(
-    conn: sqlite3.Connection,
-    budget_s: float,
-    fn: Callable[[], T],
-    clock: Callable[[], float] = time.perf_counter,
-) -> T | None:
-    """`fn()`, or None when its statements on `conn` ran past `budget_s` (SQLite interrupts
-    them; checked every CHECK_EVERY VM steps)."""
-    deadline = clock() + budget_s
-    conn.set_progress_handler(lambda: int(clock() > deadline), CHECK_EVERY)
-    try:
-        return fn()
-    except sqlite3.OperationalError as exc:
-        if "interrupt" not in str(exc):
-            raise
-        return None
-    finally:
-        conn.set_progress_handler(None, 0)

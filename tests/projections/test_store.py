@@ -264,7 +264,7 @@ def test_count_past_its_budget_gives_a_lower_bound(
     import msgtrace.projections.store_list as store_module
 
     monkeypatch.setattr(store_module, "COUNT_BUDGET_S", -1.0)  # every filtered count is interrupted
-    monkeypatch.setattr(store_module, "COUNT_CHECK_EVERY", 1)
+    monkeypatch.setattr(store_module, "CHECK_EVERY", 1)
     page = store.list_traces(TraceQueryParams(has_errors=False, limit=2))
     assert (page.total, page.total_exact) == (3, False)  # 2 on the page and proof of one more
     page = store.list_traces(TraceQueryParams(has_errors=False, limit=2, offset=4))

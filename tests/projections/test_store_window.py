@@ -13,7 +13,7 @@ import pytest
 
 from msgtrace.core.models import TraceQueryParams
 from msgtrace.projections import store as store_module
-from msgtrace.projections import store_window
+from msgtrace.projections import store_list
 from msgtrace.projections.query_parse import parse
 from msgtrace.projections.store import ReadStore
 from msgtrace.projections.store_window import candidates_sql, windowed_rows
@@ -161,7 +161,7 @@ def test_windows_out_of_time_fall_back_to_the_walk(
     walked = _pages(store, q="name:tool.rare")
     monkeypatch.setattr(store_module, "budgeted_rows", lambda *a, **k: None)
     monkeypatch.setattr(store_module, "WINDOW_BUDGET_S", 0.0)
-    monkeypatch.setattr(store_window, "CHECK_EVERY", 1)
+    monkeypatch.setattr(store_list, "CHECK_EVERY", 1)
     calls: list[object] = []
     real = store_module.windowed_rows
 
