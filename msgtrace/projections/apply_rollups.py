@@ -3,15 +3,16 @@
 Every additive column is kept as an exact integer (costs in 1e-12 units, durations in ns; the REAL
 columns are derived from them), so any apply order gives identical rows, and rows whose count
 reaches zero are deleted. A maximum cannot be subtracted: when a removed contribution held a key's
-maximum, the maximum is recomputed for that key: a per-minute roll-up reads the traces/spans
-tables; a coarser copy (`coarser`: per quarter hour, hour, six hours or day) reads the next finer
-roll-up's rows of the bucket, which the caller has already updated in the same transaction.
+maximum, the maximum is recomputed for that key from the traces/spans tables. A coarser copy
+(`coarser`: per quarter hour, hour, six hours or day) is not kept by difference: its touched
+buckets are recomputed from the next finer copy's rows (`refresh_coarser`), a few rows per key.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -100,23 +101,12 @@ HISTOGRAM = Rollup(
 
 
 def coarser(fine: Rollup, bucket_ns: int, table: str) -> Rollup:
-    """`fine` per longer buckets (a multiple of its own), in `table`.
-
-    Same columns and keys; rows equal a GROUP BY of `fine`'s rows per bucket (sums added, maximum
-    taken). Its maximum is recomputed from `fine`'s rows of the bucket (at most
-    bucket_ns / fine.bucket_ns rows per key), never from spans or traces, so `fine` must be
+    """`fine` per longer buckets (a multiple of its own), in `table`: same columns and keys, rows
+    equal to a GROUP BY of `fine`'s rows per bucket (sums added, maximum taken). The projector
+    recomputes a copy's touched buckets from `fine`'s rows (`refresh_coarser`), so `fine` must be
     updated first in the same transaction."""
     assert bucket_ns % fine.bucket_ns == 0
-    max_sql = None
-    if fine.max_column is not None:
-        others = ", ".join(fine.keys[1:])
-        # _recompute_max binds [lo, hi) in ns; the roll-up's bucket_start is in seconds
-        max_sql = (
-            f"SELECT {others}, max({fine.max_column}) FROM {fine.table}"
-            " WHERE bucket_start >= ? / 1000000000 AND bucket_start < ? / 1000000000"
-            f" GROUP BY {others}"
-        )
-    return replace(fine, table=table, max_sql=max_sql, bucket_ns=bucket_ns)
+    return replace(fine, table=table, max_sql=None, bucket_ns=bucket_ns)
 
 
 # Coarser copies, finest first: each one's maximum is recomputed from the one before it. Each
@@ -146,12 +136,6 @@ ROLLUPS = (
     TRACES_DAY,
     HISTOGRAM_DAY,
 )
-
-
-def rebucket(contributions: pl.DataFrame, bucket_ns: int) -> pl.DataFrame:
-    """Contributions (bucket_start in seconds) moved to the start of their `bucket_ns` bucket."""
-    step = bucket_ns // 1_000_000_000
-    return contributions.with_columns((pl.col("bucket_start") // step) * step)
 
 
 def table_ddl(base_table: str, table: str) -> str:
@@ -186,6 +170,44 @@ def fill_coarser(conn: sqlite3.Connection, fine: Rollup, coarse: Rollup) -> None
         f"INSERT INTO {coarse.table} ({', '.join(columns)}) SELECT {', '.join(select)}"
         f" FROM {fine.table} GROUP BY {group}"
     )
+
+
+def refresh_coarser(
+    conn: sqlite3.Connection, fine: Rollup, coarse: Rollup, buckets: Iterable[int]
+) -> None:
+    """Recompute `coarse`'s rows of the buckets holding `buckets` (fine bucket starts, seconds)
+    as a GROUP BY of `fine`'s rows, which the caller has already updated in this transaction.
+
+    Sums are added as integers and each REAL column is derived from its integer shadow exactly as
+    `apply_changes` derives it, so the rows equal what applying the same contributions to
+    `coarse` directly would give, in one statement per run of adjacent buckets instead of a
+    difference pass per copy."""
+    step = coarse.bucket_ns // 1_000_000_000
+    others = list(fine.keys[1:])
+    columns = ["bucket_start", *others, *fine.sums]
+    select = [f"bucket_start / {step} * {step}", *others, *[f"sum({c})" for c in fine.sums]]
+    for real, integer, divisor in fine.derived:
+        columns.append(real)
+        select.append(f"sum({integer}) / {divisor!r}")
+    if fine.max_column is not None:
+        columns += [fine.max_column, "duration_ms_max"]
+        select += [f"max({fine.max_column})", f"max({fine.max_column}) / 1e6"]
+    group = ", ".join(str(i + 1) for i in range(1 + len(others)))
+    insert = (  # names are code constants
+        f"INSERT INTO {coarse.table} ({', '.join(columns)}) SELECT {', '.join(select)}"
+        f" FROM {fine.table} WHERE bucket_start >= ? AND bucket_start < ? GROUP BY {group}"
+    )
+    delete = f"DELETE FROM {coarse.table} WHERE bucket_start >= ? AND bucket_start < ?"
+    starts = sorted({b // step * step for b in buckets})
+    runs: list[list[int]] = []
+    for start in starts:  # adjacent buckets in one range
+        if runs and runs[-1][1] == start:
+            runs[-1][1] = start + step
+        else:
+            runs.append([start, start + step])
+    for lo, hi in runs:
+        conn.execute(delete, (lo, hi))
+        conn.execute(insert, (lo, hi))
 
 
 def _bucket(column: str, bucket_ns: int) -> pl.Expr:
@@ -272,7 +294,7 @@ def signed_changes(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
 
 
 def apply_changes(conn: sqlite3.Connection, rollup: Rollup, changed: pl.DataFrame) -> None:
-    """Apply `signed_changes` (possibly `rebucket`ed) to `rollup.table`."""
+    """Apply `signed_changes` to `rollup.table`."""
     if changed.height == 0:
         return
     keys = list(rollup.keys)
@@ -332,7 +354,13 @@ def apply_changes(conn: sqlite3.Connection, rollup: Rollup, changed: pl.DataFram
     )
     conn.executemany(sql, ordered.rows())
     count = rollup.sums[0]
-    conn.execute(f"DELETE FROM {rollup.table} WHERE {count} = 0")
+    # only a key whose count went down can have reached zero (no scan of the whole table)
+    emptied = delta.filter(pl.col(count) < 0).select(keys)
+    if emptied.height:
+        where = " AND ".join(f"{k} = ?" for k in keys)
+        conn.executemany(
+            f"DELETE FROM {rollup.table} WHERE {where} AND {count} = 0", emptied.rows()
+        )
     if rollup.max_sql is not None and rollup.max_column is not None:
         _recompute_max(conn, rollup, recompute)
 

@@ -71,9 +71,9 @@ class RollupView:
     """A roll-up kept by difference (see apply_rollups), and its coarser copies.
 
     `coarser` holds the same roll-up per longer buckets, finest first (e.g. per quarter hour,
-    hour, then day): this view owns their tables and applies the batch's changed contributions,
-    moved to each copy's buckets, after `rollup`'s, so a copy's maximum can be recomputed from the
-    finer rows already updated. Each copy's rows equal a GROUP BY of `rollup`'s rows per bucket."""
+    hour, then day): this view owns their tables and, after applying the batch's changes to
+    `rollup`, recomputes each copy's touched buckets from the next finer copy's rows (a few rows
+    per key). Each copy's rows equal a GROUP BY of `rollup`'s rows per bucket."""
 
     rollup: rollups.Rollup
     contributions: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame]
@@ -97,8 +97,12 @@ class RollupView:
             self.contributions(change.new_spans, change.new_summary),
         )
         rollups.apply_changes(conn, self.rollup, changed)
+        if changed.height == 0:
+            return
+        finer, buckets = self.rollup, changed.get_column("bucket_start").unique().to_list()
         for coarse in self.coarser:
-            rollups.apply_changes(conn, coarse, rollups.rebucket(changed, coarse.bucket_ns))
+            rollups.refresh_coarser(conn, finer, coarse, buckets)
+            finer = coarse
 
 
 @dataclass(frozen=True)
