@@ -176,9 +176,20 @@ def _json_list(values: tuple[str, ...]) -> str:
 
 def index_attributes(conn: sqlite3.Connection) -> None:
     """Create the attribute index (and the schema's other indexes) when missing and run the real
-    indexer over every span not indexed yet, as the projector worker does when idle."""
+    indexer over every span not indexed yet, as the projector worker does when idle. An index of
+    an older layout (a store cached before it changed) is dropped and rebuilt."""
     from msgtrace.projections import attr_index, sqlite_writer
 
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(attr_index)")]
+    if columns and "gen" not in columns:
+        log("attribute index of an older layout: rebuilding it")
+        conn.execute("DROP TABLE attr_index")
+        conn.execute("DELETE FROM attr_dirty")
+        conn.execute("DELETE FROM meta WHERE key = ?", (attr_index.CHECKPOINT_KEY,))
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+            (sqlite_writer.PROJECTION_SCHEMA_VERSION,),
+        )
     for statement in sqlite_writer._statements(sqlite_writer.schema_sql()):
         if "attr_" in statement or statement.lstrip().upper().startswith(
             ("CREATE INDEX", "DROP INDEX")

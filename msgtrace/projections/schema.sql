@@ -181,18 +181,21 @@ CREATE TABLE IF NOT EXISTS tombstones (
 ) WITHOUT ROWID;
 
 -- inverted index of span attributes for `attr.<key>` queries (attr_index.py), filled off the
--- projector's critical path: one row per (top-level attribute key, value, trace). `value` is
--- the value as json_extract returns it: text up to 256 characters, integer, real, or 1/0 for
--- true/false. X'' marks a value the index does not hold (null, array, object, bytes, non-finite,
--- longer text) and X'01' an integral real (its text differs from the integer's, for GLOB).
+-- projector's critical path: one row per (generation, top-level attribute key, value, trace).
+-- `gen` is the span's rowid >> attr_index.GEN_BITS: new rows land in the newest generation's
+-- small region of the b-tree. `value` is the value as json_extract returns it: text up to 256
+-- characters, integer, real, or 1/0 for true/false. X'' marks a value the index does not hold
+-- (null, array, object, bytes, non-finite, longer text) and X'01' an integral real (its text
+-- differs from the integer's, for GLOB).
 -- Spans with rowid above meta 'attr_index_rowid' and traces in attr_dirty are not indexed yet.
 CREATE TABLE IF NOT EXISTS attr_index (
+    gen      INTEGER NOT NULL,
     key      TEXT NOT NULL,
     value         NOT NULL,                      -- no type: no affinity, values kept as stored
     trace_id TEXT NOT NULL,
-    PRIMARY KEY (key, value, trace_id)
+    PRIMARY KEY (gen, key, value, trace_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS attr_index_trace ON attr_index (trace_id, key);
+DROP INDEX IF EXISTS attr_index_trace;
 
 -- traces whose index rows were dropped because spans of them were deleted or replaced
 CREATE TABLE IF NOT EXISTS attr_dirty (

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 # Bump when schema.sql changes in a way existing databases cannot follow: the projector reindexes.
-PROJECTION_SCHEMA_VERSION = "5"
+PROJECTION_SCHEMA_VERSION = "6"
 
 WAL_AUTOCHECKPOINT_PAGES = 8192  # 128 MiB of 16 KiB pages
 

@@ -8,9 +8,9 @@ between batches: the batch in flight commits or rolls back as a whole, and the p
 
 When nothing is left to apply it extends the attribute index (attr_index.py) in short batches,
 stopping as soon as a new log file is pending, so indexing never delays projection by more than
-one batch; while segments keep arriving it indexes only briefly (INDEX_BUSY_S, at most once per
-INDEX_BUSY_INTERVAL_S whatever the number of wake-ups), so it does not take CPU from ingest on a
-small machine. Caught up, it checkpoints the SQLite WAL: at once when the log is quiet, at most
+one batch; while segments keep arriving it indexes for at most INDEX_BUSY_SHARE of the wall time
+(a credit that accrues between wake-ups, whatever their number), enough to keep up with steady
+ingest without starving it of CPU on a small machine. Caught up, it checkpoints the SQLite WAL: at once when the log is quiet, at most
 once per CHECKPOINT_BUSY_INTERVAL_S while segments keep arriving (each checkpoint copies every
 page touched since the last one, so a busy log shares one copy among many batches).
 """
@@ -42,19 +42,22 @@ CHECK_INTERVAL_S = 0.5
 # attribute-index transactions: short, so a new log file waits little behind one
 INDEX_BATCH_SPANS = 2000  # the first batch; later ones are sized to last about INDEX_BATCH_S
 INDEX_BATCH_S = 0.1
-# While segments keep arriving (one applied within INDEX_QUIET_S), indexing gets at most
-# INDEX_BUSY_S per wake-up, so it never takes much CPU from ingest, sealing and projection on a
-# small machine; once the log is quiet it runs until caught up.
+# While segments keep arriving (one applied within INDEX_QUIET_S), indexing gets a credit of
+# INDEX_BUSY_SHARE seconds per second (capped at INDEX_BUSY_MAX_S, spent once it reaches
+# INDEX_BUSY_MIN_S): about 10,000 realistic spans/s take a quarter of a core, so the unindexed
+# tail stays a few seconds of ingest; once the log is quiet it runs until caught up.
 INDEX_QUIET_S = 1.0
-INDEX_BUSY_S = 0.03
-INDEX_BUSY_INTERVAL_S = 1.0
+INDEX_BUSY_SHARE = 0.4
+INDEX_BUSY_MAX_S = 0.5
+INDEX_BUSY_MIN_S = 0.02
 CHECKPOINT_BUSY_INTERVAL_S = 2.0
 
 
 @dataclass
 class _Pace:
     last_applied: float = -1e9  # monotonic time the last span rows were applied
-    last_indexed: float = -1e9  # monotonic time of the last indexing run while busy
+    index_credit: float = 0.0  # seconds of indexing allowed while busy
+    credit_at: float = -1e9  # monotonic time the credit was last topped up
     last_checkpoint: float = -1e9  # monotonic time of the last WAL checkpoint
     last_pass: float = -1e9  # monotonic time of the last apply pass
     head: tuple[int, int] = (0, 0)  # `_log_head` as of the last apply pass
@@ -121,11 +124,17 @@ def _apply_and_index(projector: Projector, stop: threading.Event, pace: _Pace) -
         pace.held_back = busy
         budget = float("inf")
         if busy:
-            budget = INDEX_BUSY_S if now - pace.last_indexed >= INDEX_BUSY_INTERVAL_S else 0.0
-            if budget:
-                pace.last_indexed = now
-        if budget and _index(projector, stop, _log_head(projector), budget):
-            continue  # the log grew: apply first
+            earned = INDEX_BUSY_SHARE * (now - pace.credit_at)
+            pace.index_credit = min(pace.index_credit + earned, INDEX_BUSY_MAX_S)
+            pace.credit_at = now
+            budget = pace.index_credit if pace.index_credit >= INDEX_BUSY_MIN_S else 0.0
+        if budget:
+            started = time.monotonic()
+            grew = _index(projector, stop, _log_head(projector), budget)
+            if busy:
+                pace.index_credit -= time.monotonic() - started
+            if grew:
+                continue  # the log grew: apply first
         if not busy or now - pace.last_checkpoint >= CHECKPOINT_BUSY_INTERVAL_S:
             pace.last_checkpoint = now
             _checkpoint(projector)

@@ -243,8 +243,9 @@ def test_the_read_store_plans_both_ways(
 def test_query_plans(
     store_db: tuple[Path, sqlite3.Connection], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Few candidates: resolved first through the primary key; many: a probe per trace that
-    walks the list's sort index (no temp sort of every match)."""
+    """Few candidates: resolved first through the primary key, one seek per generation; many: a
+    probe per trace that walks the list's sort index (no temp sort of every match), seeking the
+    primary key in the generations of the trace's spans for equality, else testing its JSON."""
     _, conn = store_db
     index_all(conn)
 
@@ -262,12 +263,16 @@ def test_query_plans(
         return " | ".join(r[3] for r in rows)
 
     rare = plan("attr.s:hello")
-    assert "LIST SUBQUERY" in rare and "SEARCH a USING PRIMARY KEY (key=? AND value=?)" in rare
-    assert "SEARCH s" not in rare  # nothing unindexed: no JSON part
+    assert "LIST SUBQUERY" in rare, rare
+    assert "SEARCH a USING PRIMARY KEY (gen=? AND key=? AND value=?)" in rare, rare
+    assert "SEARCH s " not in rare  # nothing unindexed: no JSON part
     monkeypatch.setattr(attr_index, "RARE_LIMIT", 0)
-    common = plan("attr.s:hel*")
+    common = plan("attr.s:hello")
     assert "traces_start" in common and "TEMP B-TREE" not in common, common
-    assert "attr_index_trace" in common
+    assert "SEARCH a USING PRIMARY KEY (gen=? AND key=? AND value=? AND trace_id=?)" in common
+    pattern = plan("attr.s:hel*")
+    assert "traces_start" in pattern and "TEMP B-TREE" not in pattern, pattern
+    assert "SEARCH s USING INDEX" in pattern and "attr_index" not in pattern
 
 
 # -- staleness: spans deleted or replaced after they were indexed ------------------------------
