@@ -17,7 +17,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,10 +206,24 @@ def _banner(config: MsgTraceConfig, port: int, otlp_port: int | None, grpc_port:
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when it is installed (uvicorn[standard] brings it), else asyncio's default.
+
+    uvicorn picks uvloop itself only when it creates the loop; `serve` runs several servers in a
+    loop of its own, so it chooses the same way here. On loopback a request costs about a third
+    less in the event loop with uvloop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def run(config: MsgTraceConfig, *, lock_wait_s: float = 0.0) -> None:
     """Blocking entry point for `msgtrace start`."""
     logging.basicConfig(
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(serve(config, lock_wait_s=lock_wait_s))
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(serve(config, lock_wait_s=lock_wait_s))
