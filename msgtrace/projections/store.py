@@ -17,7 +17,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -37,6 +37,7 @@ from msgtrace.projections.query import (
 )
 from msgtrace.projections.store_list import (
     SORT_COLUMNS,
+    SUMMARY_FIELDS,
     count_matches,
     decode_cursor,
     encode_cursor,
@@ -47,6 +48,7 @@ from msgtrace.projections.store_list import (
     loose_scan,
     parse_live_cursor,
     sqlite_checkpoint,
+    summary_dicts,
 )
 from msgtrace.projections.store_rows import (
     BODY_CACHE,
@@ -212,15 +214,20 @@ class ReadStore:
         traces match, or what the page proves when counting ran past COUNT_BUDGET_S.
         """
         rows, page = self._list_page(params)
-        return TracePage(traces=[summary_from_row(r) for r in rows], **page)
+        return TracePage(
+            traces=[TraceSummary.model_construct(**d) for d in summary_dicts(rows)], **page
+        )
 
     def list_traces_json(self, params: TraceQueryParams) -> bytes:
         """`GET /traces` body: the `list_traces` page as JSON, without building models."""
         rows, page = self._list_page(params)
-        return orjson.dumps({"traces": [summary_dict(r) for r in rows], **page})
+        return orjson.dumps({"traces": summary_dicts(rows), **page})
 
-    def _list_page(self, params: TraceQueryParams) -> tuple[list[sqlite3.Row], dict[str, Any]]:
-        """The page's rows and its other TracePage fields."""
+    def _list_page(
+        self, params: TraceQueryParams
+    ) -> tuple[Sequence[Sequence[Any]], dict[str, Any]]:
+        """The page's rows (SUMMARY_COLUMNS in order, for summary_dicts) and its other TracePage
+        fields."""
         with self.connection() as conn:
             names, values = self._span_names_resolver(conn), self._values_resolver(conn)
             where, args = filter_sql(params, names, values=values, attrs=AttrPlanner(conn))
@@ -260,7 +267,9 @@ class ReadStore:
                         budget_s=WINDOW_BUDGET_S,
                     )
             if rows is None:
-                rows = conn.execute(sql, page_args).fetchall()
+                cursor = conn.cursor()
+                cursor.row_factory = None  # plain tuples: summary_dicts reads them by position
+                rows = cursor.execute(sql, page_args).fetchall()
             # a walk past its budget means sparse matches: counting them would walk further
             counted, exact = count_matches(conn, params, where, args) if walked else (None, False)
         more = len(rows) > params.limit
@@ -274,7 +283,9 @@ class ReadStore:
         next_cursor = None
         if more and rows:
             last = rows[-1]
-            next_cursor = encode_cursor(field, order, last[column], last["trace_id"])
+            next_cursor = encode_cursor(
+                field, order, last[SUMMARY_FIELDS.index(column)], last[0]
+            )
         return rows, {
             "total": total,
             "next_cursor": next_cursor,

@@ -7,9 +7,10 @@ reaches SQLite as a parameter; identifiers in the SQL are code constants.
 from __future__ import annotations
 
 import base64
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -18,6 +19,7 @@ from msgtrace.core.errors import QueryError
 from msgtrace.core.models import MAX_NS, TraceQueryParams
 from msgtrace.projections.attr_index import AttrPlanner
 from msgtrace.projections.query import SpanNames, Values, compile_query, text_search_sql
+from msgtrace.projections.store_rows import SUMMARY_COLUMNS
 
 T = TypeVar("T")
 
@@ -34,6 +36,9 @@ COUNT_CAP = 10_000
 COUNT_BUDGET_S = 0.02
 CHECK_EVERY = 1000  # SQLite VM steps between deadline checks (`within`)
 MAX_DISTINCT_NAMES = 2000
+# SUMMARY_COLUMNS by position: summary_dicts unpacks rows in this order
+SUMMARY_FIELDS = tuple(name.strip() for name in SUMMARY_COLUMNS.split(","))
+_STATUSES = frozenset(("ok", "error", "unset"))
 
 
 def filter_sql(
@@ -82,6 +87,47 @@ def filter_sql(
         where.append(compiled.sql)
         args.extend(compiled.params)
     return where, args
+
+
+def summary_dicts(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """`store_rows.summary_dict` of each row of SUMMARY_COLUMNS (plain tuples or sqlite3.Row):
+    the same dicts, unpacked by position instead of a name lookup per field (a list page spends
+    a quarter of the time of the name lookups)."""
+    out = []
+    for (
+        trace_id, start_time, end_time, duration_ms, root_span_name, workflow_name, service_name,
+        status, span_count, error_count, input_tokens, output_tokens, cached_tokens,
+        reasoning_tokens, total_tokens, cost, models_json, session_id, user_id, has_root,
+        updated_at,
+    ) in rows:
+        models: Any = []
+        if models_json:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                models = orjson.loads(models_json)
+        out.append({
+            "trace_id": trace_id,
+            "start_time": start_time,
+            "end_time": end_time,
+            "duration_ms": float(duration_ms),
+            "root_span_name": root_span_name,
+            "workflow_name": workflow_name,
+            "service_name": service_name,
+            "status": status if status in _STATUSES else "unset",
+            "span_count": span_count,
+            "error_count": error_count,
+            "input_tokens": input_tokens or 0,
+            "output_tokens": output_tokens or 0,
+            "cached_tokens": cached_tokens or 0,
+            "reasoning_tokens": reasoning_tokens or 0,
+            "total_tokens": total_tokens or 0,
+            "cost": cost,
+            "models": [str(m) for m in models] if isinstance(models, list) else [],
+            "session_id": session_id,
+            "user_id": user_id,
+            "in_progress": not has_root,
+            "updated_at": updated_at,
+        })
+    return out
 
 
 def loose_scan(conn: sqlite3.Connection, table: str, column: str) -> list[str] | None:
