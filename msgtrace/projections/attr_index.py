@@ -60,11 +60,15 @@ _CHECKPOINT_SQL = (
     f"(SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM meta WHERE key = '{CHECKPOINT_KEY}')"
 )
 
-# every generation that may hold rows: from the oldest span's to the checkpoint's
-_GENS_SQL = (
-    f"WITH RECURSIVE g(n) AS (SELECT (SELECT coalesce(min(rowid), 0) FROM spans) >> {GEN_BITS}"
-    f" UNION ALL SELECT n + 1 FROM g WHERE n < {_CHECKPOINT_SQL} >> {GEN_BITS})"
-)
+
+def _gens_sql() -> str:
+    """CTE `g(n)`: every generation that may hold rows, from the oldest span's to the
+    checkpoint's."""
+    return (
+        f"WITH RECURSIVE g(n) AS (SELECT (SELECT coalesce(min(rowid), 0) FROM spans) >> {GEN_BITS}"
+        f" UNION ALL SELECT n + 1 FROM g WHERE n < {_CHECKPOINT_SQL} >> {GEN_BITS})"
+    )
+
 
 # one pass of json_each per span; the second row of `x` adds the integral-real marker. Rows go
 # in span order: the current generation's region is cache-resident, and sorting them first
@@ -254,7 +258,7 @@ class AttrPlanner:
         marks = ", ".join("?" for _ in values)
         return (
             self.conn.execute(
-                f"{_GENS_SQL} SELECT 1 FROM g CROSS JOIN attr_index a ON a.gen = g.n"
+                f"{_gens_sql()} SELECT 1 FROM g CROSS JOIN attr_index a ON a.gen = g.n"
                 f" WHERE a.key = ? AND a.value IN ({marks}) LIMIT 1",
                 [cond.key, *values],
             ).fetchone()
@@ -265,7 +269,7 @@ class AttrPlanner:
         """At most RARE_LIMIT index rows match (markers excluded)."""
         test, params = cond.index_sql("a")
         n = self.conn.execute(
-            f"{_GENS_SQL} SELECT count(*) FROM (SELECT 1 FROM g CROSS JOIN attr_index a"
+            f"{_gens_sql()} SELECT count(*) FROM (SELECT 1 FROM g CROSS JOIN attr_index a"
             f" ON a.gen = g.n WHERE a.key = ? AND {test} LIMIT ?)",
             [cond.key, *params, RARE_LIMIT + 1],
         ).fetchone()[0]
@@ -288,7 +292,7 @@ def _candidates(
 ) -> tuple[str, list[Any]]:
     test, params = cond.index_sql("a")
     parts = [
-        f"{_GENS_SQL} SELECT a.trace_id FROM g CROSS JOIN attr_index a ON a.gen = g.n"
+        f"{_gens_sql()} SELECT a.trace_id FROM g CROSS JOIN attr_index a ON a.gen = g.n"
         f" WHERE a.key = ? AND {test}"
     ]
     args: list[Any] = [cond.key, *params]

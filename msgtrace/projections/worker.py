@@ -10,7 +10,8 @@ When nothing is left to apply it extends the attribute index (attr_index.py) in 
 stopping as soon as a new log file is pending, so indexing never delays projection by more than
 one batch; while segments keep arriving it indexes for at most INDEX_BUSY_SHARE of the wall time
 (a credit that accrues between wake-ups, whatever their number), enough to keep up with steady
-ingest without starving it of CPU on a small machine. Caught up, it checkpoints the SQLite WAL: at once when the log is quiet, at most
+ingest without starving it of CPU on a small machine; a backlog is applied in passes of
+APPLY_SLICE_S so that a lagging projector does not stop indexing altogether. Caught up, it checkpoints the SQLite WAL: at once when the log is quiet, at most
 once per CHECKPOINT_BUSY_INTERVAL_S while segments keep arriving (each checkpoint copies every
 page touched since the last one, so a busy log shares one copy among many batches).
 """
@@ -50,6 +51,9 @@ INDEX_QUIET_S = 1.0
 INDEX_BUSY_SHARE = 0.4
 INDEX_BUSY_MAX_S = 0.5
 INDEX_BUSY_MIN_S = 0.02
+# While the log runs ahead of projection, one apply pass stops after this long (between
+# batches), so indexing still gets its share and the unindexed tail stays bounded.
+APPLY_SLICE_S = 1.0
 CHECKPOINT_BUSY_INTERVAL_S = 2.0
 
 
@@ -62,6 +66,24 @@ class _Pace:
     last_pass: float = -1e9  # monotonic time of the last apply pass
     head: tuple[int, int] = (0, 0)  # `_log_head` as of the last apply pass
     held_back: bool = False  # the last pass left indexing or the checkpoint for later (busy)
+    sliced: bool = False  # the last apply stopped after APPLY_SLICE_S with the log still pending
+
+
+class _Slice(threading.Event):
+    """The `stop` of one apply pass: set when the worker stops, or once `seconds` have passed
+    (`expired`; the pass leaves the rest of the log for the next one)."""
+
+    def __init__(self, stop: threading.Event, seconds: float) -> None:
+        super().__init__()
+        self.stop = stop
+        self.deadline = time.monotonic() + seconds
+        self.expired = False
+
+    def is_set(self) -> bool:
+        if self.stop.is_set():
+            return True
+        self.expired = time.monotonic() >= self.deadline
+        return self.expired
 
 
 def run(projector: Projector, stop: threading.Event) -> None:
@@ -113,7 +135,8 @@ def _is_log_file(_change: object, path: str) -> bool:
 
 def _apply_and_index(projector: Projector, stop: threading.Event, pace: _Pace) -> bool:
     """Apply what is pending, then extend the attribute index while no new log file arrives;
-    the log always goes first. False as `_apply`."""
+    the log goes first, but a backlog is applied in passes of APPLY_SLICE_S with indexing's
+    share between them. False as `_apply`."""
     while True:
         pace.last_pass = time.monotonic()
         pace.head = _log_head(projector)
@@ -135,6 +158,8 @@ def _apply_and_index(projector: Projector, stop: threading.Event, pace: _Pace) -
                 pace.index_credit -= time.monotonic() - started
             if grew:
                 continue  # the log grew: apply first
+        if pace.sliced:
+            continue  # the rest of what was pending
         if not busy or now - pace.last_checkpoint >= CHECKPOINT_BUSY_INTERVAL_S:
             pace.last_checkpoint = now
             _checkpoint(projector)
@@ -199,8 +224,9 @@ def _apply(projector: Projector, stop: threading.Event, pace: _Pace) -> bool:
     which moves a corrupt file aside and rebuilds)."""
     import sqlite3
 
+    pass_stop = _Slice(stop, APPLY_SLICE_S)
     try:
-        n = projector.apply_pending(stop=stop)
+        n = projector.apply_pending(stop=pass_stop)
     except sqlite3.DatabaseError as exc:
         if type(exc) is sqlite3.DatabaseError:  # malformed image, not a busy or locked database
             log.error("the views database is damaged (%s); reopening it", exc)
@@ -210,6 +236,8 @@ def _apply(projector: Projector, stop: threading.Event, pace: _Pace) -> bool:
     except Exception:
         log.exception("applying the log failed; will retry on the next change")
         return True
+    finally:
+        pace.sliced = pass_stop.expired and not stop.is_set()
     if n:
         pace.last_applied = time.monotonic()
         log.info("applied %d span rows; checkpoint %d", n, projector.checkpoint())
@@ -235,7 +263,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    # heavy imports (polars, pyarrow) only after the handlers: a stop during startup is clean
+    # heavy imports (polars, pyarrow) only after the handlers: a stop during startup is clean,
+    # and after the allocator settings (read when Polars loads)
+    from msgtrace.segments import memory
+
+    memory.configure()
     from msgtrace.core.llm import PriceTable
 
     if args.price_table is not None:

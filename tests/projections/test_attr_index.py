@@ -102,6 +102,14 @@ QUERIES = [
 ]
 
 
+@pytest.fixture(autouse=True, params=[attr_index.GEN_BITS, 1], ids=["gen-default", "gen-2-spans"])
+def gen_bits(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Every test runs with the real generation size (one generation here) and with two spans
+    per generation, so rows, lookups and probes cross many generations."""
+    monkeypatch.setattr(attr_index, "GEN_BITS", request.param)
+    return int(request.param)
+
+
 def reference(conn: sqlite3.Connection, q: str, monkeypatch: pytest.MonkeyPatch) -> set[str]:
     """The JSON scan the index replaces: the condition's own test over every span."""
 
@@ -220,6 +228,34 @@ def test_index_contents(store_db: tuple[Path, sqlite3.Connection]) -> None:
     }
     assert index_rows(conn, tid("6")) == set()
     assert ("$$cost", 2, tid("7")) in index_rows(conn)  # keys as stored (typed JSON escapes $)
+
+
+def test_rows_sit_in_their_spans_generations(
+    store_db: tuple[Path, sqlite3.Connection], gen_bits: int
+) -> None:
+    """Each row's generation is that of a span of its trace holding the key; a forgotten trace
+    loses every row in every generation, and re-indexing restores exactly the same rows."""
+    _, conn = store_db
+    index_all(conn)
+    rows = set(conn.execute("SELECT gen, key, value, trace_id FROM attr_index"))
+    origins = set(
+        conn.execute(
+            "SELECT s.rowid >> ?, j.key, s.trace_id FROM spans s, json_each(s.attributes) j",
+            (gen_bits,),
+        )
+    )
+    assert {(g, k, t) for g, k, _, t in rows} == origins
+    if gen_bits == 1:
+        assert len({g for g, *_ in rows}) > 3
+    conn.execute("BEGIN IMMEDIATE")
+    attr_index.forget(conn, [(tid("1"), "1".rjust(16, "0")), (tid("7"), "2".rjust(16, "0"))])
+    conn.execute("COMMIT")
+    assert index_rows(conn, tid("1")) == index_rows(conn, tid("7")) == set()
+    assert {r for r in rows if r[3] not in (tid("1"), tid("7"))} == set(
+        conn.execute("SELECT gen, key, value, trace_id FROM attr_index")
+    )
+    index_all(conn)
+    assert set(conn.execute("SELECT gen, key, value, trace_id FROM attr_index")) == rows
 
 
 def test_the_read_store_plans_both_ways(
