@@ -16,8 +16,11 @@ Each repeat starts a fresh ``msgtrace start`` (loopback, OS-picked port, fresh d
    in the views (an upper bound on every request's ack -> visible time at that moment);
    meanwhile it breaks the lag down per closed journal into rotation, seal and projection waits
    (``StageSampler``: medians per journal);
-5. reports the peak RSS of the server's process tree over the whole repeat, and the data dir's
-   bytes per span once everything is sealed and projected.
+5. reports the peak RSS of the server's process tree over the whole repeat, the peak of each
+   process in it (server, log worker, projector: RSS split into anonymous and file-backed pages,
+   ``ProcessSampler``), and the data dir's bytes per span once everything is sealed and projected.
+
+``--burst-only`` runs steps 1, 2 and 5 (the full-speed burst, where memory peaks).
 """
 
 from __future__ import annotations
@@ -74,6 +77,91 @@ def wait_queryable(client: httpx.Client, expected: int, timeout: float = QUERYAB
             return time.time(), count
         time.sleep(poll_s)
     return None, count
+
+
+PROCESS_ROLES = (("msgtrace.segments.worker", "log worker"),
+                 ("msgtrace.projections.worker", "projector"))
+
+
+def _status_kib(pid: int) -> dict[str, int]:
+    """VmRSS, RssAnon, RssFile and RssShmem of ``pid`` in KiB, from /proc/<pid>/status."""
+    out: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+class ProcessSampler:
+    """Samples each process of the server's tree in a thread (every ``interval`` s): its own peak
+    VmRSS with the RssAnon/RssFile split at that peak, per role (server, log worker, projector),
+    and the peak of their sum."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        import threading
+
+        self.pid = pid
+        self.interval = interval
+        self.peak_tree_kib = 0
+        self.peaks: dict[str, dict[str, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _role(self, pid: int) -> str:
+        if pid == self.pid:
+            return "server"
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().decode(errors="replace")
+        except OSError:
+            return "other"
+        return next((role for key, role in PROCESS_ROLES if key in cmdline), "other")
+
+    def sample(self) -> None:
+        total = 0
+        stack = [self.pid]
+        while stack:
+            pid = stack.pop()
+            stack.extend(_children(pid))
+            try:
+                status = _status_kib(pid)
+            except (OSError, ValueError):
+                continue
+            total += status.get("VmRSS", 0)
+            role = self._role(pid)
+            if status.get("VmRSS", 0) > self.peaks.get(role, {}).get("VmRSS", -1):
+                self.peaks[role] = status
+        self.peak_tree_kib = max(self.peak_tree_kib, total)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def summary(self) -> str:
+        return ", ".join(
+            f"{role} {p.get('VmRSS', 0) / 1024:.0f} (anon {p.get('RssAnon', 0) / 1024:.0f}, "
+            f"file {p.get('RssFile', 0) / 1024:.0f})"
+            for role, p in sorted(self.peaks.items()))
+
+    def __enter__(self) -> ProcessSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
 
 
 class HealthSampler:
@@ -181,11 +269,12 @@ class StageSampler:
         self._thread.join()
 
 
-def one_repeat(corpus_a: Path, corpus_b: Path, corpus_c: Path, work: Path) -> dict[str, Any]:
+def one_repeat(corpus_a: Path, corpus_b: Path, corpus_c: Path, work: Path,
+               burst_only: bool = False) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="ingest-", dir=work)) / "data"
     try:
         with MsgtraceServer(data_dir) as srv, RssSampler(srv.pid) as rss, \
-                httpx.Client(base_url=srv.url) as client:
+                ProcessSampler(srv.pid) as procs, httpx.Client(base_url=srv.url) as client:
             burst = run_load(srv.otlp_url, corpus_a, connections=CONNECTIONS)
             count_at_end = total_spans(client)
             done, count = wait_queryable(client, burst["spans_acked"])
@@ -194,6 +283,11 @@ def one_repeat(corpus_a: Path, corpus_b: Path, corpus_c: Path, work: Path) -> di
                                    f"{QUERYABLE_TIMEOUT_S}s; server log: {srv.log_tail()}")
             e2e = burst["spans_acked"] / (done - burst["first_send_unix"])
             lag_after = done - burst["last_ack_unix"]
+            if burst_only:
+                return {"acked": burst["acked_spans_per_s"], "e2e": e2e,
+                        "lag_after_last_ack_s": lag_after, "burst": burst,
+                        "rss_peak": rss.peak, "rss_by_process": procs.peaks,
+                        "rss_summary": procs.summary()}
             half = 0.5 * burst["acked_spans_per_s"]
             with HealthSampler(srv.url) as health:
                 steady = run_load(srv.otlp_url, corpus_b, connections=CONNECTIONS, rate=half)
@@ -220,14 +314,48 @@ def one_repeat(corpus_a: Path, corpus_b: Path, corpus_c: Path, work: Path) -> di
             "lag_p50_10k_s": percentile(sustained.lags, 50),
             "lag_p99_10k_s": percentile(sustained.lags, 99),
             "stages_10k": stages.stages(),
-            "rate_10k": steady10k["acked_spans_per_s"], "rss_peak": rss.peak, "disk_bytes_per_span": disk / expected,
+            "rate_10k": steady10k["acked_spans_per_s"], "rss_peak": rss.peak,
+            "rss_by_process": procs.peaks, "rss_summary": procs.summary(),
+            "disk_bytes_per_span": disk / expected,
         }
     finally:
         shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
+def add_rss_figures(res: Result, runs: list[dict[str, Any]], cmd: str) -> None:
+    """The tree's peak RSS (the target) and each process's own peak, with its anonymous part."""
+    res.add(Figure("peak server RSS (process tree)", "MiB",
+                   [r["rss_peak"] / 2**20 for r in runs], cmd, 400, "<="))
+    for role in ("server", "log worker", "projector"):
+        peaks = [r["rss_by_process"].get(role, {}) for r in runs]
+        res.add(Figure(f"peak RSS of the {role} process", "MiB",
+                       [p.get("VmRSS", 0) / 1024 for p in peaks], cmd))
+        res.add(Figure(f"anonymous part of the {role}'s peak RSS", "MiB",
+                       [p.get("RssAnon", 0) / 1024 for p in peaks], cmd))
+
+
+def emit_burst(runs: list[dict[str, Any]], args: Any) -> int:
+    """``--burst-only``: the rates and memory of the full-speed burst."""
+    cmd = command_line("bench_ingest", args) + " --burst-only"
+    res = Result("ingest", "msgtrace ingest, full-speed burst only (realistic corpus, 512-span "
+                           "requests, 8 connections)")
+    res.add(Figure("acknowledged (durable) rate, full speed", "spans/s",
+                   [r["acked"] for r in runs], cmd, 100_000, ">="))
+    res.add(Figure("end-to-end rate (first send -> all queryable)", "spans/s",
+                   [r["e2e"] for r in runs], cmd, 30_000, ">="))
+    res.add(Figure("lag from last ack to all queryable", "s",
+                   [r["lag_after_last_ack_s"] for r in runs], cmd))
+    add_rss_figures(res, runs, cmd)
+    res.extra["runs"] = [{k: v for k, v in r.items() if k != "burst"} for r in runs]
+    emit(res)
+    return 0
+
+
 def main() -> int:
-    args = bench_arguments(__doc__.split("\n")[0] if __doc__ else "").parse_args()
+    parser = bench_arguments(__doc__.split("\n")[0] if __doc__ else "")
+    parser.add_argument("--burst-only", action="store_true",
+                        help="only the full-speed burst: acked and end-to-end rates, RSS")
+    args = parser.parse_args()
     n_rep = repeats(args, full=3, quick=2)
     n_a = 50_000 if args.quick else 100_000
     n_b = 25_000 if args.quick else 100_000
@@ -241,11 +369,14 @@ def main() -> int:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
     for i in range(n_rep):
-        r = one_repeat(corpus_a, corpus_b, corpus_c, WORK_DIR)
+        r = one_repeat(corpus_a, corpus_b, corpus_c, WORK_DIR, burst_only=args.burst_only)
         log(f"ingest repeat {i + 1}/{n_rep}: acked {r['acked']:,.0f}/s e2e {r['e2e']:,.0f}/s "
-            f"p99@50% {r['p99_half']:.1f} ms rss {r['rss_peak'] / 2**20:.0f} MiB "
+            f"p99@50% {r.get('p99_half', float('nan')):.1f} ms "
+            f"rss {r['rss_peak'] / 2**20:.0f} MiB (peaks, MiB: {r['rss_summary']}) "
             f"statuses {r['burst']['requests_by_status']}")
         runs.append(r)
+    if args.burst_only:
+        return emit_burst(runs, args)
     cmd = command_line("bench_ingest", args)
     res = Result("ingest", "msgtrace ingest (realistic corpus, 512-span requests, 8 connections)")
     res.add(Figure("acknowledged (durable) rate, full speed", "spans/s",
@@ -269,8 +400,7 @@ def main() -> int:
     for stage in ("rotation", "seal", "projection"):
         res.add(Figure(f"lag breakdown at 10,000 spans/s: {stage} wait (median per journal)", "s",
                        [r["stages_10k"][stage] for r in runs], cmd))
-    res.add(Figure("peak server RSS (process tree)", "MiB",
-                   [r["rss_peak"] / 2**20 for r in runs], cmd, 400, "<="))
+    add_rss_figures(res, runs, cmd)
     res.add(Figure("disk per span (journal + segments + SQLite)", "bytes",
                    [r["disk_bytes_per_span"] for r in runs], cmd))
     statuses: dict[str, int] = {}

@@ -42,8 +42,10 @@ SPAN_READ_COLUMNS = (
 )
 
 
-# Uncompressed bytes of span rows held in memory at once (a chunk); prompt text makes rows large.
-DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
+# Bytes of span rows (as Arrow/Polars columns in memory) handed to the projector at once: what a
+# chunk costs downstream (decoded JSON, SQLite row tuples) grows with it, about tenfold. Row
+# groups larger than this are split by rows. Prompt text makes rows large (about 3 KB each).
+DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -102,27 +104,37 @@ def read_chunks(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> Iterator[pl.DataFrame]:
     """Span rows of `files` with after < offset (<= upto), optionally only some traces, in
-    chunks of about `chunk_bytes` uncompressed bytes (whole row groups; at least one)."""
+    offset-file order and chunks of at most about `chunk_bytes` bytes in memory: row groups are
+    read one at a time, small ones gathered, large ones split by rows. Between chunks (when the
+    caller asks for the next) memory freed by the previous one goes back to the system."""
+    from msgtrace.segments import memory
+
     pending: list[pl.DataFrame] = []
     size = 0
     for f in files:
         file = _open(f.path)
-        meta = file.metadata
-        groups: list[int] = []
-        group_bytes = 0
-        for i in range(meta.num_row_groups):
-            groups.append(i)
-            group_bytes += meta.row_group(i).total_byte_size
-            if group_bytes >= chunk_bytes or i == meta.num_row_groups - 1:
-                frame = _read_groups(file, f, groups, after, upto, trace_ids)
-                pending.append(frame)
-                size += group_bytes
-                groups, group_bytes = [], 0
-                if size >= chunk_bytes:
+        for i in range(file.metadata.num_row_groups):
+            frame = _read_groups(file, f, [i], after, upto, trace_ids)
+            for part in split_frame(frame, chunk_bytes):
+                part_bytes = int(part.estimated_size())
+                if pending and size + part_bytes > chunk_bytes:
                     yield pl.concat(pending, how="vertical_relaxed")
                     pending, size = [], 0
+                    memory.release()
+                pending.append(part)
+                size += part_bytes
     if pending:
         yield pl.concat(pending, how="vertical_relaxed")
+
+
+def split_frame(frame: pl.DataFrame, max_bytes: int) -> list[pl.DataFrame]:
+    """`frame` in row slices of at most about `max_bytes` each (zero-copy views); an empty frame
+    is returned whole (a chunk carries its schema even when the offset filter kept no row)."""
+    if frame.height == 0:
+        return [frame]
+    parts = -(-int(frame.estimated_size()) // max(1, max_bytes))
+    rows = -(-frame.height // parts)
+    return [frame.slice(start, rows) for start in range(0, frame.height, rows)]
 
 
 def _read_groups(

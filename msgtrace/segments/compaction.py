@@ -38,7 +38,8 @@ from msgtrace.segments.segment_reader import iter_segment_row_groups, quarantine
 from msgtrace.segments.segment_writer import (
     ROW_GROUP_BYTES,
     file_metadata,
-    sort_spans,
+    one_chunk,
+    sorted_groups,
     write_parquet_atomic,
 )
 
@@ -92,7 +93,7 @@ def plan_runs(live: list[RangeFile], policy: CompactionPolicy) -> list[list[Rang
 
 def _span_chunks(run: list[RangeFile]) -> Iterator[pa.Table]:
     """Inputs concatenated in offset order, re-cut into sorted chunks of about ROW_GROUP_BYTES."""
-    import pyarrow as pa
+    from msgtrace.segments import memory
 
     pending: list[pa.Table] = []
     size = 0
@@ -102,10 +103,11 @@ def _span_chunks(run: list[RangeFile]) -> Iterator[pa.Table]:
             pending.append(table)
             size += table.nbytes
             if size >= ROW_GROUP_BYTES:
-                yield sort_spans(pa.concat_tables(pending).combine_chunks())
-                pending, size = [], 0
+                yield from sorted_groups(one_chunk(pending))
+                size = 0
+                memory.release()
     if pending:
-        yield sort_spans(pa.concat_tables(pending).combine_chunks())
+        yield from sorted_groups(one_chunk(pending))
 
 
 def _tombstone_chunks(run: list[RangeFile]) -> Iterator[pa.Table]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,9 +47,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Row groups hold about this many uncompressed bytes (and never more than MAX_GROUP_ROWS rows),
-# small enough to stream and to prune by trace_id statistics, large enough to compress well.
-ROW_GROUP_BYTES = 64 * 1024 * 1024
+# Row groups hold about this many bytes of Arrow columns (and never more than MAX_GROUP_ROWS rows),
+# small enough to stream (what the sealer, the compactor and the projector hold at once grows
+# with it) and to prune by trace_id statistics, large enough to compress well.
+ROW_GROUP_BYTES = 16 * 1024 * 1024
 MAX_GROUP_ROWS = 128 * 1024
 SORT_KEYS = [("trace_id", "ascending"), ("start_time_unix_nano", "ascending")]
 ZSTD_LEVEL = 3
@@ -83,6 +84,32 @@ def rows_per_group(table: pa.Table) -> int:
 
 def sort_spans(table: pa.Table) -> pa.Table:
     return table.sort_by(SORT_KEYS) if table.num_rows > 1 else table
+
+
+def one_chunk(tables: list[pa.Table]) -> pa.Table:
+    """`tables` as one single-chunk table (sorting a many-chunk table costs 5-10x more); empties
+    the list, so the pieces are freed as soon as the copy exists."""
+    import pyarrow as pa
+
+    if not tables:
+        return schema.span_schema().empty_table()
+    combined = pa.concat_tables(tables).combine_chunks()
+    tables.clear()
+    return combined
+
+
+def sorted_groups(table: pa.Table) -> Iterator[pa.Table]:
+    """`table` sorted by SORT_KEYS, as row groups of `rows_per_group` rows taken one at a time:
+    never a second whole copy of the table in memory."""
+    import pyarrow.compute as pc
+
+    if table.num_rows <= 1:
+        yield table
+        return
+    order = pc.sort_indices(table.select([k for k, _ in SORT_KEYS]), sort_keys=SORT_KEYS)
+    rows = rows_per_group(table)
+    for start in range(0, table.num_rows, rows):
+        yield table.take(order.slice(start, rows))
 
 
 def write_parquet_atomic(
@@ -242,10 +269,9 @@ def seal_journal(data_dir: Path, journal: RangeFile) -> SealResult:
             [tomb], tomb_schema, data_dir / TOMBSTONES_DIR / name,
             file_metadata("tombstones", journal.first, journal.last),
         )
-    # one chunk before sorting: sorting a many-chunk table costs 5-10x more
-    table = sort_spans(pa.concat_tables(spans).combine_chunks() if spans else schema.span_schema().empty_table())
+    table = one_chunk(spans)
     segment = write_parquet_atomic(
-        [table], schema.span_schema(), data_dir / SEGMENTS_DIR / name,
+        sorted_groups(table), schema.span_schema(), data_dir / SEGMENTS_DIR / name,
         file_metadata("spans", journal.first, journal.last),
     )
     journal.path.unlink(missing_ok=True)

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from msgtrace.core.errors import DataDirLocked
+from msgtrace.segments import memory
 from msgtrace.segments.compaction import (
     DEFAULT_GRACE_S,
     CompactionPolicy,
@@ -102,6 +103,7 @@ class LogWorker:
                 fsync_dir(self.data_dir / JOURNAL_DIR)
                 continue
             result = seal_journal(self.data_dir, journal)
+            memory.release()  # the journal was decoded whole: give those pages back
             log.info(
                 "sealed %s: %d records, %d spans, %d deletes, %d skipped",
                 journal.path.name, result.records, result.spans, result.deletes, result.skipped_records,
@@ -119,6 +121,7 @@ class LogWorker:
             self.data_dir, self.policy, yield_to=lambda: bool(closed_journals(self.data_dir))
         )
         collect_superseded(self.data_dir, self.policy.grace_s)
+        memory.release()
         self.compacted += len(outputs)
         return len(outputs)
 
@@ -197,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    memory.configure()  # before pyarrow loads
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
