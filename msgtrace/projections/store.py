@@ -308,12 +308,16 @@ class ReadStore:
     def _values_resolver(self, conn: sqlite3.Connection) -> Values:
         """Distinct values of a free-text traces column matching a LIKE pattern, from a loose
         scan of the column's index cached until the projector's checkpoint moves (so a value is
-        never missed). None (the caller keeps its LIKE) past MAX_DISTINCT_NAMES values."""
-        version = sqlite_checkpoint(conn)
+        never missed). None (the caller keeps its LIKE) past MAX_DISTINCT_NAMES values. The
+        checkpoint is read on first use: most lists search no free text."""
+        versions: list[str | None] = []
 
         def resolve(column: str, like: str) -> list[str] | None:
             if column not in SEARCH_COLUMNS:
                 raise ValueError(f"not a free-text column: {column}")
+            if not versions:
+                versions.append(sqlite_checkpoint(conn))
+            version = versions[0]
             with self._lock:
                 cached = self._values_cache.get(column)
             if cached is None or version is None or cached[0] != version:

@@ -172,14 +172,14 @@ def count_matches(
     filter over a big store would otherwise scan it on every page. (None, False) when the budget
     ran out. The roll-ups are per minute and dimension, about one row per trace on a busy store,
     so summing them is no cheaper than counting."""
+    if not where:
+        return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0]), True
     used = {
         name
         for name in TraceQueryParams.model_fields
         if name not in ("sort", "order", "limit", "offset", "cursor")
         and getattr(params, name) not in (None, "")
     }
-    if not where:
-        return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0]), True
 
     def count() -> int:
         if "model" in used and used <= {"model", "start_time", "end_time"}:
