@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -318,8 +320,9 @@ class Projector:
                 if batch is not None
                 else iter([log_source.empty_spans()])
             )
-            for i, rows in enumerate(chunks):
-                self._apply(rows, tombs if i == 0 else tombs.clear(), cp.segments)
+            with closing(_prefetched(chunks, self._prepare)) as prepared:
+                for i, chunk in enumerate(prepared):
+                    self._apply(chunk, tombs if i == 0 else tombs.clear(), cp.segments)
             seg_cp = batch.last if batch is not None else cp.segments
             tomb_cp = max([cp.tombstones, *tombs.get_column("offset").to_list()])
             sqlite_writer.set_meta(conn, "segments_checkpoint", seg_cp)
@@ -331,8 +334,16 @@ class Projector:
             raise
         return True
 
-    def _apply(self, rows: pl.DataFrame, tombs: pl.DataFrame, seg_cp: int) -> None:
+    def _prepare(self, rows: pl.DataFrame, first_row: int = 0) -> _Chunk:
+        """What a chunk needs that does not depend on the database: row numbers and the
+        normalised spans-table rows (LLM columns and all), computed ahead in a thread."""
+        rows = rows.rename({"offset": "log_offset"}).with_row_index("_row", offset=first_row)
+        spans, _ = normalise_frame(_segment_to_span(rows.drop("_row")), self.prices)
+        return _Chunk(rows, spans)
+
+    def _apply(self, chunk: _Chunk, tombs: pl.DataFrame, seg_cp: int) -> None:
         conn = self.conn
+        rows, spans = chunk.rows, chunk.spans
         touched: set[str] = set()
         if tombs.height:
             sqlite_writer.insert_rows(
@@ -350,7 +361,9 @@ class Projector:
                 attr_index.clamp(conn)  # no spans left: the attribute index starts over
             late = tombs.filter(pl.col("offset") <= seg_cp)
             if late.height:
-                rows = pl.concat([rows, self._reread_after_late(late, seg_cp)])
+                extra = self._prepare(self._reread_after_late(late, seg_cp), rows.height)
+                rows = pl.concat([rows, extra.rows])
+                spans = pl.concat([spans, extra.spans])
                 if (late.get_column("trace_id") == "").any():
                     t = int(late.filter(pl.col("trace_id") == "").get_column("offset").max())  # type: ignore[arg-type]
                     touched.update(
@@ -365,7 +378,7 @@ class Projector:
             return
         sqlite_writer.fill_temp_ids(conn, TOUCHED_TABLE, touched)
         kill = self._kill_offsets()
-        rows = _visible(rows.rename({"offset": "log_offset"}), kill)
+        rows = _visible(rows, kill)
         rows = rows.sort("log_offset", maintain_order=True).unique(
             ["trace_id", "span_id"], keep="first", maintain_order=True
         )
@@ -377,8 +390,9 @@ class Projector:
         earlier = rows.join(stored, on=keys).filter(pl.col("log_offset") < pl.col("_stored"))
         if earlier.height:
             survivors = survivors.join(earlier.select(keys), on=keys, how="anti")
-        fresh = rows.join(survivors.select(keys), on=keys, how="anti")
-        fresh, unpriced = normalise_frame(_segment_to_span(fresh), self.prices)
+        fresh_rows = rows.join(survivors.select(keys), on=keys, how="anti").get_column("_row")
+        fresh = spans.select(pl.all().gather(fresh_rows))  # spans row i is `_row` i
+        unpriced = _unpriced(fresh)
 
         fresh_state = fresh.with_columns(pl.lit(False).alias("counts_usage")).select(STATE_COLUMNS)
         state = pl.concat([survivors, fresh_state], how="vertical_relaxed")
@@ -547,6 +561,44 @@ def _visible(frame: pl.DataFrame, kill: tuple[pl.DataFrame, int]) -> pl.DataFram
         .filter(pl.col("log_offset") > pl.col("_kill").fill_null(kill_all))
         .drop("_kill")
     )
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Segment rows (offset renamed log_offset, numbered `_row` from the chunk's first row) and
+    their spans-table rows, normalised, in the same order."""
+
+    rows: pl.DataFrame
+    spans: pl.DataFrame
+
+
+def _prefetched(
+    chunks: Iterator[pl.DataFrame], prepare: Callable[[pl.DataFrame], _Chunk]
+) -> Generator[_Chunk, None, None]:
+    """`prepare(c)` for each chunk, the next one read and prepared in a thread while the caller
+    applies the current one (Polars and Parquet reads release the GIL): on two cores the read and
+    the JSON decoding overlap the SQLite writes. At most one chunk ahead is held."""
+    with ThreadPoolExecutor(1, thread_name_prefix="projector-prefetch") as pool:
+
+        def step() -> _Chunk | None:
+            chunk = next(chunks, None)
+            return None if chunk is None else prepare(chunk)
+
+        future = pool.submit(step)
+        while (item := future.result()) is not None:
+            future = pool.submit(step)
+            yield item
+
+
+def _unpriced(fresh: pl.DataFrame) -> set[str]:
+    """The models of spans with tokens, no cost of their own and no price (`normalise_frame`
+    leaves their cost_source null)."""
+    needs = fresh.filter(
+        pl.col("cost_source").is_null()
+        & pl.col("model").is_not_null()
+        & (pl.col("input_tokens").is_not_null() | pl.col("output_tokens").is_not_null())
+    )
+    return set(needs.get_column("model").unique().to_list())
 
 
 def _segment_to_span(rows: pl.DataFrame) -> pl.DataFrame:
