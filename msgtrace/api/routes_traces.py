@@ -162,7 +162,7 @@ def traces_router(ctx: ReadContext, store: ReadStore, on_delete: DeleteHook) -> 
     router = APIRouter(route_class=ReadRoute)
 
     async def list_traces(params: Annotated[TraceQueryParams, Depends(list_params)]) -> Response:
-        return Response(await store.run(store.list_traces_json, params), media_type=JSON)
+        return Response(await store.list_json(params), media_type=JSON)
 
     router.add_api_route(
         "/api/v1/traces",

@@ -3,7 +3,10 @@
 `ReadStore(db_path)` never writes: connections open `file:<path>?mode=ro` and the projector (the
 one writer) keeps the database in WAL mode, so reads never block it. Methods are synchronous and
 thread-safe (a small pool of connections); async callers use `await store.run(store.method, ...)`,
-which runs the call in a worker thread so an event loop never blocks on SQLite.
+which runs the call in a worker thread so an event loop never blocks on SQLite. One exception,
+`await store.list_json(params)`: an unfiltered first page of a small store (`runs_inline`) is
+answered on the caller's thread, a bounded fraction of a millisecond that costs less than the
+round trip through a worker thread.
 
 A missing database file reads as an empty store (the projector has not created it yet).
 Every value reaches SQLite as a parameter. Aggregates (stats, usage, facets) live in
@@ -79,6 +82,15 @@ NAMES_TTL_S = 30.0
 # (store_window.py), and how long those may run before the walk runs to the end
 WALK_BUDGET_S = 0.01
 WINDOW_BUDGET_S = 0.06
+# list_json answers on the event loop only within these bounds: at most this many traces when the
+# store was last counted (an unfiltered count reads the smallest index page by page, tens of
+# microseconds here), and a page of at most INLINE_MAX_LIMIT rows after at most INLINE_MAX_OFFSET
+INLINE_MAX_TRACES = 50_000
+INLINE_MAX_LIMIT = 100
+INLINE_MAX_OFFSET = 100
+# TraceQueryParams fields that page rather than filter
+PAGING_FIELDS = frozenset(("sort", "order", "limit", "offset", "cursor"))
+FILTER_FIELDS = tuple(name for name in TraceQueryParams.model_fields if name not in PAGING_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,7 @@ class ReadStore:
         self._values_cache: dict[str, tuple[str, list[str] | None]] = {}
         self._aggregates: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
         self._identity: tuple[int, int] | None = None  # (device, inode) the pool was opened on
+        self._traces_counted: int | None = None  # the last unfiltered count (runs_inline)
 
     # -- connections ----------------------------------------------------------------------------
     def _connect(self) -> tuple[sqlite3.Connection, bool]:
@@ -176,6 +189,7 @@ class ReadStore:
             return
         with self._lock:
             self._identity = identity
+            self._traces_counted = None
             self._aggregates.clear()
             while True:
                 try:
@@ -222,6 +236,31 @@ class ReadStore:
         """`GET /traces` body: the `list_traces` page as JSON, without building models."""
         rows, page = self._list_page(params)
         return orjson.dumps({"traces": summary_dicts(rows), **page})
+
+    async def list_json(self, params: TraceQueryParams) -> bytes:
+        """`list_traces_json(params)`: on the calling thread when `runs_inline(params)`, else in
+        a worker thread like `run`."""
+        if self.runs_inline(params):
+            return self.list_traces_json(params)
+        return await self.run(self.list_traces_json, params)
+
+    def runs_inline(self, params: TraceQueryParams) -> bool:
+        """Whether the list page is small and bounded enough for an event loop: no filter and no
+        cursor, limit and offset within INLINE_MAX_LIMIT/INLINE_MAX_OFFSET, and a database that
+        held between 1 and INLINE_MAX_TRACES traces when last counted (never counted, replaced
+        since, or empty, which includes a file the projector has not given its tables yet: no).
+        The count it relies on is the previous one: a store that grew past the bound in between
+        pays one inline count before the next call moves off."""
+        counted = self._traces_counted
+        return (
+            counted is not None
+            and 0 < counted <= INLINE_MAX_TRACES
+            and self._identity is not None
+            and params.cursor is None
+            and params.limit <= INLINE_MAX_LIMIT
+            and params.offset <= INLINE_MAX_OFFSET
+            and all(getattr(params, name) is None for name in FILTER_FIELDS)
+        )
 
     def _list_page(
         self, params: TraceQueryParams
@@ -272,6 +311,8 @@ class ReadStore:
                 rows = cursor.execute(sql, page_args).fetchall()
             # a walk past its budget means sparse matches: counting them would walk further
             counted, exact = count_matches(conn, params, where, args) if walked else (None, False)
+            if not where:
+                self._traces_counted = counted
         more = len(rows) > params.limit
         rows = rows[: params.limit]
         # past the count budget: a lower bound from what the page proves
