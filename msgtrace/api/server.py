@@ -209,9 +209,8 @@ def _banner(config: MsgTraceConfig, port: int, otlp_port: int | None, grpc_port:
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's loop when it is installed (uvicorn[standard] brings it), else asyncio's default.
 
-    uvicorn picks uvloop itself only when it creates the loop; `serve` runs several servers in a
-    loop of its own, so it chooses the same way here. On loopback a request costs about a third
-    less in the event loop with uvloop."""
+    uvicorn picks uvloop itself only when it creates the loop; `serve` runs several servers (and
+    OTLP/gRPC) in a loop of its own, so it chooses the same way here."""
     try:
         import uvloop
     except ImportError:
