@@ -108,7 +108,7 @@ async def list_params(
         error.hint = "check the parameter against /docs"
         raise error from None
     while len(LIST_PARAMS_MEMO) >= LIST_PARAMS_MEMO_SIZE:
-        del LIST_PARAMS_MEMO[next(iter(LIST_PARAMS_MEMO))]  # the oldest entry
+        LIST_PARAMS_MEMO.pop(next(iter(LIST_PARAMS_MEMO)), None)  # the oldest entry
     LIST_PARAMS_MEMO[request.scope.get("query_string", b"")] = params
     return params
 
@@ -121,7 +121,8 @@ class ListRoute(ReadRoute):
     string, so its result is kept per exact query string (LIST_PARAMS_MEMO, the newest
     LIST_PARAMS_MEMO_SIZE) and a repeated query string calls the endpoint with it directly.
     Invalid query strings are never kept: they take FastAPI's path and get its 400 every time.
-    Only the parameters are kept; the data is read on every request.
+    Only the parameters are kept; the data is read on every request. A memo hit does not consult
+    `app.dependency_overrides` for `list_params`.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
