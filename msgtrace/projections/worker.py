@@ -153,7 +153,8 @@ def _apply_and_index(projector: Projector, stop: threading.Event, pace: _Pace) -
             budget = pace.index_credit if pace.index_credit >= INDEX_BUSY_MIN_S else 0.0
         if budget:
             started = time.monotonic()
-            grew = _index(projector, stop, _log_head(projector), budget)
+            # while busy the credit bounds the delay: new log files wait until it is spent
+            grew = _index(projector, stop, _log_head(projector), budget, yield_to_log=not busy)
             if busy:
                 pace.index_credit -= time.monotonic() - started
             if grew:
@@ -177,11 +178,17 @@ def _checkpoint(projector: Projector) -> None:
 
 
 def _index(
-    projector: Projector, stop: threading.Event, head: tuple[int, int], budget_s: float
+    projector: Projector,
+    stop: threading.Event,
+    head: tuple[int, int],
+    budget_s: float,
+    *,
+    yield_to_log: bool = True,
 ) -> bool:
     """Run attribute-index batches until caught up, stopped or `budget_s` spent; True when it
-    stopped because the log grew past `head` (the caller applies the new files first). A spent
-    budget resumes on the next wake-up (a new file, or the safety re-check)."""
+    stopped because the log grew past `head` (checked between batches with `yield_to_log`; the
+    caller applies the new files first). A spent budget resumes on the next wake-up (a new
+    file, or the safety re-check)."""
     from msgtrace.projections import attr_index
 
     indexed = 0
@@ -190,7 +197,7 @@ def _index(
     deadline = time.perf_counter() + budget_s
     try:
         while not stop.is_set() and time.perf_counter() < deadline:
-            if _log_head(projector) != head:
+            if yield_to_log and _log_head(projector) != head:
                 return True
             started = time.perf_counter()
             n = attr_index.index_batch(projector.conn, size)
