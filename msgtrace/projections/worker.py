@@ -71,18 +71,22 @@ class _Pace:
 
 class _Slice(threading.Event):
     """The `stop` of one apply pass: set when the worker stops, or once `seconds` have passed
-    (`expired`; the pass leaves the rest of the log for the next one)."""
+    and a batch was applied (`expired`; the pass leaves the rest of the log for the next one).
+    The projector asks before each batch, so the first answer is never `expired`: every pass
+    makes progress however slowly it plans."""
 
     def __init__(self, stop: threading.Event, seconds: float) -> None:
         super().__init__()
         self.stop = stop
         self.deadline = time.monotonic() + seconds
         self.expired = False
+        self.asked = False
 
     def is_set(self) -> bool:
         if self.stop.is_set():
             return True
-        self.expired = time.monotonic() >= self.deadline
+        self.expired = self.asked and time.monotonic() >= self.deadline
+        self.asked = True
         return self.expired
 
 

@@ -30,6 +30,19 @@ def index_rows(db: Path, trace_id: str) -> set[tuple[Any, ...]]:
     return {tuple(r) for r in rows}
 
 
+def generations(db: Path, trace_id: str) -> tuple[set[int], set[int]]:
+    """The generations the trace's index rows sit in, and those of its spans."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT gen FROM attr_index WHERE trace_id = ?", (trace_id,))
+        spans = conn.execute(
+            "SELECT rowid >> ? FROM spans WHERE trace_id = ?", (attr_index.GEN_BITS, trace_id)
+        )
+        return {r[0] for r in rows}, {r[0] for r in spans}
+    finally:
+        conn.close()
+
+
 def caught_up(db: Path) -> bool:
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -81,6 +94,8 @@ def test_live_ingest_is_indexed_and_reindex_rebuilds_it(
         ("long", b""),  # longer than MAX_TEXT
     }
     assert index_rows(server.db_path, trace_id) == expected
+    rows_gens, span_gens = generations(server.db_path, trace_id)
+    assert rows_gens and rows_gens <= span_gens
     for q in (
         "attr.user.id:u-live",
         "attr.retry:2",
@@ -103,3 +118,5 @@ def test_live_ingest_is_indexed_and_reindex_rebuilds_it(
         while attr_index.index_batch(projector.conn, 1000):
             pass
     assert index_rows(rebuilt, trace_id) == expected
+    rows_gens, span_gens = generations(rebuilt, trace_id)
+    assert rows_gens and rows_gens <= span_gens

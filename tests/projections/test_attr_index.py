@@ -444,3 +444,26 @@ def test_the_worker_indexes_within_its_budget_and_resumes(tmp_path: Path) -> Non
         assert _query(db, "attr.k:v7") == {tid("t7")}
         write_segment(data_dir, [[span("late", "1", attrs={"k": "late"})]], 51)
         assert worker._index(p, threading.Event(), head, float("inf")) is True  # log grew first
+
+
+def test_a_backlog_is_applied_in_passes_with_indexing_between(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the log runs ahead, an apply pass stops after its slice (never before one batch),
+    indexing runs between passes, and the loop goes on until everything is applied and indexed."""
+    from msgtrace.projections import worker
+
+    monkeypatch.setattr(worker, "APPLY_SLICE_S", 0.0)
+    monkeypatch.setattr(worker, "INDEX_QUIET_S", 1e9)  # busy throughout
+    data_dir, db = tmp_path / "data", tmp_path / "views.db"
+    for i in range(4):
+        write_segment(data_dir, [[span(f"t{i}", "1", attrs={"k": f"v{i}"})]], i + 1)
+    with Projector(data_dir, db, batch_spans=1) as p:
+        pace = worker._Pace()
+        assert worker._apply(p, threading.Event(), pace)
+        assert pace.sliced and p.conn.execute("SELECT count(*) FROM spans").fetchone() == (1,)
+        assert worker._apply_and_index(p, threading.Event(), pace)
+        assert not pace.sliced
+        top = p.conn.execute("SELECT max(rowid), count(*) FROM spans").fetchone()
+        assert top[1] == 4 and attr_index.indexed_rowid(p.conn) == top[0]
+        assert _query(db, "attr.k:v3") == {tid("t3")}
