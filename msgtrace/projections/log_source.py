@@ -43,9 +43,10 @@ SPAN_READ_COLUMNS = (
 
 
 # Bytes of span rows (as Arrow/Polars columns in memory) handed to the projector at once: what a
-# chunk costs downstream (decoded JSON, SQLite row tuples) grows with it, about tenfold. Row
-# groups larger than this are split by rows. Prompt text makes rows large (about 3 KB each).
-DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
+# chunk costs downstream (decoded JSON, SQLite row tuples) grows with it, about tenfold, while
+# each chunk also pays a fixed cost (tens of small queries). Row groups larger than this are split
+# by rows. Prompt text makes rows large (about 3 KB each, so about 5,000 rows a chunk).
+DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -104,37 +105,35 @@ def read_chunks(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> Iterator[pl.DataFrame]:
     """Span rows of `files` with after < offset (<= upto), optionally only some traces, in
-    offset-file order and chunks of at most about `chunk_bytes` bytes in memory: row groups are
-    read one at a time, small ones gathered, large ones split by rows. Between chunks (when the
-    caller asks for the next) memory freed by the previous one goes back to the system."""
-    from msgtrace.segments import memory
-
+    offset-file order and chunks of about `chunk_bytes` bytes in memory (all but the last filled
+    up to it): row groups are read one at a time and cut by rows where a chunk fills up."""
     pending: list[pl.DataFrame] = []
-    size = 0
+    size = 0.0
+    yielded = False
     for f in files:
         file = _open(f.path)
         for i in range(file.metadata.num_row_groups):
             frame = _read_groups(file, f, [i], after, upto, trace_ids)
-            for part in split_frame(frame, chunk_bytes):
-                part_bytes = int(part.estimated_size())
-                if pending and size + part_bytes > chunk_bytes:
-                    yield pl.concat(pending, how="vertical_relaxed")
-                    pending, size = [], 0
-                    memory.release()
-                pending.append(part)
-                size += part_bytes
+            if frame.height == 0:
+                if not pending and not yielded:
+                    pending.append(frame)  # no rows so far: a chunk still carries the schema
+                continue
+            row_bytes = frame.estimated_size() / frame.height
+            while frame.height:
+                room = int((chunk_bytes - size) // row_bytes)
+                if room >= frame.height:
+                    pending = [p for p in pending if p.height]
+                    pending.append(frame)
+                    size += frame.height * row_bytes
+                    break
+                room = max(room, 0 if any(p.height for p in pending) else 1)
+                if room:
+                    pending.append(frame.slice(0, room))
+                    frame = frame.slice(room)
+                yield pl.concat(pending, how="vertical_relaxed")
+                pending, size, yielded = [], 0.0, True
     if pending:
         yield pl.concat(pending, how="vertical_relaxed")
-
-
-def split_frame(frame: pl.DataFrame, max_bytes: int) -> list[pl.DataFrame]:
-    """`frame` in row slices of at most about `max_bytes` each (zero-copy views); an empty frame
-    is returned whole (a chunk carries its schema even when the offset filter kept no row)."""
-    if frame.height == 0:
-        return [frame]
-    parts = -(-int(frame.estimated_size()) // max(1, max_bytes))
-    rows = -(-frame.height // parts)
-    return [frame.slice(start, rows) for start in range(0, frame.height, rows)]
 
 
 def _read_groups(

@@ -58,6 +58,10 @@ MiB = 1024 * 1024
 GiB = 1024 * MiB
 JSON_CONTENT_TYPE = 2  # msgtrace.core.otlp.ContentType.JSON
 _GROUP_MAX_RECORDS = 4096
+# Request bodies waiting for their sync, in bytes: past it ingest answers 429 with Retry-After, as
+# past `queue_size` requests (a count alone lets a thousand large bodies pile up in memory). One
+# request is always admitted when nothing waits, whatever its size (up to max_request_bytes).
+DEFAULT_QUEUE_BYTES = 64 * MiB
 _GROUP_MAX_BYTES = 32 * MiB
 _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024) if hasattr(os, "sysconf") else 16
 _BACKLOG_REFRESH_S = 0.2
@@ -106,6 +110,7 @@ class Journal:
         queue_size: int,
         seal_idle_s: float | None = None,
         max_backlog_bytes: int,
+        queue_bytes: int = DEFAULT_QUEUE_BYTES,
         lock_fd: int,
         recovery: RecoveryReport,
     ) -> None:
@@ -117,12 +122,14 @@ class Journal:
         self._seal_idle_s = seal_age_s if seal_idle_s is None else min(seal_idle_s, seal_age_s)
         self._seal_bytes = seal_bytes
         self._queue_size = queue_size
+        self._queue_bytes = queue_bytes
         self._max_backlog = max_backlog_bytes
         self._lock_fd: int | None = lock_fd
 
         self._cond = threading.Condition()
         self._queue: deque[_Request | _Rotate] = deque()
         self._pending = 0
+        self._pending_bytes = 0  # payload bytes of the `_pending` requests
         self._closing = False
         self._closed = False
         self._broken: str | None = None
@@ -156,6 +163,7 @@ class Journal:
         queue_size: int = 1000,
         max_backlog_bytes: int = 1 * GiB,
         seal_idle_s: float | None = None,
+        queue_bytes: int = DEFAULT_QUEUE_BYTES,
     ) -> Journal:
         """Recover the data dir, then start appending after the highest offset known anywhere.
 
@@ -179,6 +187,7 @@ class Journal:
             seal_bytes=seal_bytes,
             queue_size=queue_size,
             max_backlog_bytes=max_backlog_bytes,
+            queue_bytes=queue_bytes,
             lock_fd=lock_fd,
             recovery=report,
         )
@@ -188,7 +197,8 @@ class Journal:
     def submit(self, kind: RecordKind, content_type: int, payload: bytes) -> concurrent.futures.Future[int]:
         """Queue one record; the future resolves to its offset once it is durable.
 
-        Raises Backpressure(429) when `queue_size` requests already wait for their sync, and
+        Raises Backpressure(429) when `queue_size` requests, or `queue_bytes` of payload (counting
+        this one; a lone request is always admitted), already wait for their sync, and
         Backpressure(503) when the unsealed backlog is full or the journal is closed or broken.
         """
         return self._submit(kind, content_type, payload, None)
@@ -211,6 +221,12 @@ class Journal:
                 raise Backpressure(
                     f"{self._pending} requests already wait for the journal", status=429, retry_after=1.0
                 )
+            if self._pending and self._pending_bytes + len(payload) > self._queue_bytes:
+                raise Backpressure(
+                    f"{self._pending_bytes} bytes of requests already wait for the journal",
+                    status=429,
+                    retry_after=1.0,
+                )
             if self._backlog >= self._max_backlog:
                 now = time.monotonic()
                 if now - self._backlog_at >= _BACKLOG_REFRESH_S:
@@ -222,6 +238,7 @@ class Journal:
                         retry_after=5.0,
                     )
             self._pending += 1
+            self._pending_bytes += len(payload)
             self._queue.append(_Request(int(kind), content_type, payload, received, future, waiter))
             self._cond.notify()
         return future
@@ -344,6 +361,7 @@ class Journal:
                 waiting = list(self._queue)
                 self._queue.clear()
                 self._pending = 0
+                self._pending_bytes = 0
             for item in waiting:
                 item.future.set_exception(Backpressure(self._broken, status=503, retry_after=10.0))
             _wake([item for item in waiting if isinstance(item, _Request)])
@@ -405,6 +423,7 @@ class Journal:
             self._appends += len(group)
             self._fsyncs += 1
             self._pending -= len(group)
+            self._pending_bytes -= sum(len(r.payload) for r in group)
         self._last_append = time.monotonic()
         if was_empty:
             self._open_since = self._last_append
@@ -417,6 +436,7 @@ class Journal:
         log.error("journal write failed (%s); %d requests rejected", exc, len(group))
         with self._cond:
             self._pending -= len(group)
+            self._pending_bytes -= sum(len(r.payload) for r in group)
         for r in group:
             with contextlib.suppress(concurrent.futures.InvalidStateError):  # cancelled by its caller
                 r.future.set_exception(

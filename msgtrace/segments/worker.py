@@ -200,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    memory.configure()  # before pyarrow loads
+    memory.configure(arrow_purge=True)  # before pyarrow loads
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

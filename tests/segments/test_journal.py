@@ -145,6 +145,37 @@ def test_full_queue_answers_429(tmp_path: Path, slow_disk: threading.Event) -> N
         assert j.append(RecordKind.SPANS, 1, b"x") == 4
 
 
+def test_queued_bytes_bound_answers_429(tmp_path: Path, slow_disk: threading.Event) -> None:
+    """Bodies waiting for their sync are bounded by bytes, not only by count; a lone request
+    larger than the bound still goes through."""
+    with Journal.open(tmp_path, queue_size=1000, queue_bytes=100) as j:
+        big = j.submit(RecordKind.SPANS, 1, b"x" * 150)  # nothing waits: admitted
+        with pytest.raises(Backpressure) as info:
+            j.submit(RecordKind.SPANS, 1, b"y")
+        assert info.value.status == 429
+        assert info.value.retry_after > 0
+        assert "bytes of requests already wait" in info.value.message
+        slow_disk.set()
+        assert big.result(10) == 1
+        small = [j.submit(RecordKind.SPANS, 1, b"z" * 30) for _ in range(3)]
+        assert sorted(f.result(10) for f in small) == [2, 3, 4]
+        assert j.stats.pending_requests == 0
+
+
+def test_queued_bytes_bound_admits_up_to_the_limit(
+    tmp_path: Path, slow_disk: threading.Event
+) -> None:
+    with Journal.open(tmp_path, queue_bytes=100) as j:
+        first = j.submit(RecordKind.SPANS, 1, b"a")
+        slow_disk.entered.wait(10)  # type: ignore[attr-defined]  # `first` is being synced
+        waiting = [j.submit(RecordKind.SPANS, 1, b"b" * 33) for _ in range(2)]
+        with pytest.raises(Backpressure):
+            j.submit(RecordKind.SPANS, 1, b"c" * 35)  # 1 + 66 + 35 > 100
+        waiting.append(j.submit(RecordKind.SPANS, 1, b"d" * 33))  # 1 + 66 + 33 = 100
+        slow_disk.set()
+        assert [f.result(10) for f in [first, *waiting]] == [1, 2, 3, 4]
+
+
 def test_full_backlog_answers_503_until_sealed(tmp_path: Path) -> None:
     with Journal.open(tmp_path, max_backlog_bytes=1000, seal_age_s=3600) as j:
         j.append(RecordKind.SPANS, 1, b"x" * 1200)
