@@ -9,7 +9,8 @@ between batches: the batch in flight commits or rolls back as a whole, and the p
 When nothing is left to apply it extends the attribute index (attr_index.py) in short batches,
 stopping as soon as a new log file is pending, so indexing never delays projection by more than
 one batch; while segments keep arriving it indexes for at most INDEX_BUSY_SHARE of the wall time
-(a credit that accrues between wake-ups, whatever their number), enough to keep up with steady
+(a credit that accrues between wake-ups, whatever their number, from the first batch after a
+quiet spell, so a burst is applied before indexing takes its share), enough to keep up with steady
 ingest without starving it of CPU on a small machine; a backlog is applied in passes of
 APPLY_SLICE_S so that a lagging projector does not stop indexing altogether. Caught up, it checkpoints the SQLite WAL: at once when the log is quiet, at most
 once per CHECKPOINT_BUSY_INTERVAL_S while segments keep arriving (each checkpoint copies every
@@ -60,6 +61,7 @@ CHECKPOINT_BUSY_INTERVAL_S = 2.0
 @dataclass
 class _Pace:
     last_applied: float = -1e9  # monotonic time the last span rows were applied
+    busy_since: float = -1e9  # monotonic time the first batch after a quiet spell was applied
     index_credit: float = 0.0  # seconds of indexing allowed while busy
     credit_at: float = -1e9  # monotonic time the credit was last topped up
     last_checkpoint: float = -1e9  # monotonic time of the last WAL checkpoint
@@ -151,7 +153,8 @@ def _apply_and_index(projector: Projector, stop: threading.Event, pace: _Pace) -
         pace.held_back = busy
         budget = float("inf")
         if busy:
-            earned = INDEX_BUSY_SHARE * (now - pace.credit_at)
+            # the credit accrues only while busy: a burst after a quiet spell is applied first
+            earned = INDEX_BUSY_SHARE * (now - max(pace.credit_at, pace.busy_since))
             pace.index_credit = min(pace.index_credit + earned, INDEX_BUSY_MAX_S)
             pace.credit_at = now
             budget = pace.index_credit if pace.index_credit >= INDEX_BUSY_MIN_S else 0.0
@@ -250,7 +253,10 @@ def _apply(projector: Projector, stop: threading.Event, pace: _Pace) -> bool:
     finally:
         pace.sliced = pass_stop.expired and not stop.is_set()
     if n:
-        pace.last_applied = time.monotonic()
+        now = time.monotonic()
+        if now - pace.last_applied >= INDEX_QUIET_S:
+            pace.busy_since, pace.index_credit = now, 0.0
+        pace.last_applied = now
         log.info("applied %d span rows; checkpoint %d", n, projector.checkpoint())
     return True
 

@@ -467,3 +467,23 @@ def test_a_backlog_is_applied_in_passes_with_indexing_between(
         top = p.conn.execute("SELECT max(rowid), count(*) FROM spans").fetchone()
         assert top[1] == 4 and attr_index.indexed_rowid(p.conn) == top[0]
         assert _query(db, "attr.k:v3") == {tid("t3")}
+
+
+def test_a_burst_after_a_quiet_spell_is_applied_before_indexing(tmp_path: Path) -> None:
+    """Indexing's busy credit accrues only while busy: the first pass after a quiet spell applies
+    and leaves indexing for later (it does not inherit a full credit that would hold the next
+    segment of the burst back), and once the log is quiet again indexing catches up."""
+    from msgtrace.projections import worker
+
+    data_dir, db = tmp_path / "data", tmp_path / "views.db"
+    write_segment(data_dir, [[span(f"t{i}", "1", attrs={"k": f"v{i}"})] for i in range(50)], 1)
+    with Projector(data_dir, db) as p:
+        pace = worker._Pace()
+        assert worker._apply_and_index(p, threading.Event(), pace)
+        assert pace.busy_since == pace.last_applied and pace.held_back
+        assert attr_index.indexed_rowid(p.conn) == 0  # busy, and no credit earned yet
+        pace.last_applied -= worker.INDEX_QUIET_S  # the log has been quiet since
+        assert worker._apply_and_index(p, threading.Event(), pace)
+        top = p.conn.execute("SELECT max(rowid) FROM spans").fetchone()[0]
+        assert attr_index.indexed_rowid(p.conn) == top
+        assert _query(db, "attr.k:v7") == {tid("t7")}
