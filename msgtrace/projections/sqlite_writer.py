@@ -19,6 +19,10 @@ from typing import Any
 PROJECTION_SCHEMA_VERSION = "6"
 
 WAL_AUTOCHECKPOINT_PAGES = 8192  # 128 MiB of 16 KiB pages
+BUSY_TIMEOUT_MS = 60_000
+# How long a quiet-time checkpoint waits for readers of an older snapshot before it leaves the
+# WAL file as it is (the next quiet pass tries again).
+TRUNCATE_WAIT_MS = 50
 
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 
@@ -43,15 +47,28 @@ def connect(db_path: Path) -> sqlite3.Connection:
     # Checkpoint inside a commit only past WAL_AUTOCHECKPOINT_PAGES; the worker checkpoints when
     # it has caught up (`checkpoint_wal`), so a burst is applied without copying pages back.
     conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-    conn.execute("PRAGMA busy_timeout=60000")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA cache_size=-16384")  # 16 MiB: the projector shares a memory budget
     conn.execute("PRAGMA temp_store=MEMORY")
     return conn
 
 
-def checkpoint_wal(conn: sqlite3.Connection) -> None:
-    """Copy the WAL back into the database as far as readers allow (never waits for them)."""
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+def checkpoint_wal(conn: sqlite3.Connection, *, truncate: bool = False) -> bool:
+    """Copy the WAL back into the database as far as readers allow (never waits for them).
+
+    With `truncate` (the log is quiet) it copies all of it and empties the WAL file, which
+    otherwise keeps the size of the largest burst on disk; readers are never blocked, but it
+    waits at most TRUNCATE_WAIT_MS for those on an older snapshot. True when the WAL was
+    emptied."""
+    if not truncate:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        return False
+    conn.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return not busy
 
 
 def create_schema(conn: sqlite3.Connection, extra_ddl: Iterable[str] = ()) -> None:

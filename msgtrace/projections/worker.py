@@ -14,7 +14,8 @@ quiet spell, so a burst is applied before indexing takes its share), enough to k
 ingest without starving it of CPU on a small machine; a backlog is applied in passes of
 APPLY_SLICE_S so that a lagging projector does not stop indexing altogether. Caught up, it checkpoints the SQLite WAL: at once when the log is quiet, at most
 once per CHECKPOINT_BUSY_INTERVAL_S while segments keep arriving (each checkpoint copies every
-page touched since the last one, so a busy log shares one copy among many batches).
+page touched since the last one, so a busy log shares one copy among many batches); a quiet
+log's checkpoint also truncates the WAL file, which otherwise keeps the size of the last burst.
 """
 
 from __future__ import annotations
@@ -172,16 +173,17 @@ def _apply_and_index(projector: Projector, stop: threading.Event, pace: _Pace) -
             continue  # the rest of what was pending
         if not busy or now - pace.last_checkpoint >= CHECKPOINT_BUSY_INTERVAL_S:
             pace.last_checkpoint = now
-            _checkpoint(projector)
+            _checkpoint(projector, quiet=not busy)
         return True
 
 
-def _checkpoint(projector: Projector) -> None:
-    """Caught up: fold the WAL back into the database now rather than inside the next batch."""
+def _checkpoint(projector: Projector, *, quiet: bool) -> None:
+    """Caught up: fold the WAL back into the database now rather than inside the next batch;
+    when the log is quiet, also give the WAL file's space back."""
     from msgtrace.projections import sqlite_writer
 
     try:
-        sqlite_writer.checkpoint_wal(projector.conn)
+        sqlite_writer.checkpoint_wal(projector.conn, truncate=quiet)
     except Exception:  # a busy or damaged database shows up again on the next apply
         log.exception("checkpointing the views' WAL failed")
 
