@@ -59,6 +59,11 @@ INDEX_BUSY_MIN_S = 0.02
 # batches), so indexing still gets its share and the unindexed tail stays bounded.
 APPLY_SLICE_S = 1.0
 CHECKPOINT_BUSY_INTERVAL_S = 2.0
+# The projector runs at a lower CPU priority than the server and the log worker: on a busy small
+# machine, acknowledging and sealing go first and the views catch up. Full-speed realistic
+# bursts: acknowledged rate median 93k -> 109k spans/s (7 interleaved runs each), end-to-end
+# rate and the projection lag at 10,000 spans/s unchanged (1.03 / 1.06 s p50, 5 runs each).
+PROJECTOR_NICE = 10
 
 
 @dataclass
@@ -265,6 +270,16 @@ def _apply(projector: Projector, stop: threading.Event, pace: _Pace) -> bool:
     return True
 
 
+def _lower_priority() -> None:
+    """Raise this process's niceness by PROJECTOR_NICE (where the platform has it)."""
+    import os
+
+    try:
+        os.nice(PROJECTOR_NICE)
+    except (AttributeError, OSError) as exc:  # no os.nice on Windows
+        log.debug("cannot lower the projector's priority: %s", exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m msgtrace.projections.worker")
     parser.add_argument("--data-dir", required=True, type=Path)
@@ -289,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     from msgtrace.segments import memory
 
     memory.configure()
+    _lower_priority()
     from msgtrace.core.llm import PriceTable
 
     if args.price_table is not None:

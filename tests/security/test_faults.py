@@ -74,13 +74,25 @@ def test_corrupt_database_is_moved_aside_and_rebuilt(server_factory: Any) -> Non
     assert "is corrupt" in server.log
 
 
+def _nice(pid: int) -> int:
+    return int((Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split())[16])
+
+
 def test_crashed_projector_is_restarted(server_factory: Any) -> None:
+    """...at the projector's lower CPU priority, like the first one (acknowledging goes first)."""
+    from msgtrace.projections.worker import PROJECTOR_NICE
+
     server = server_factory()
     pid = _projector_pid(server)
     assert pid is not None
+    expected = min(_nice(server.proc.pid) + PROJECTOR_NICE, 19)
+    server.wait_for(lambda: _nice(pid) == expected, 30, "the projector to lower its priority")
     os.kill(pid, signal.SIGKILL)
     server.wait_for(lambda: _projector_pid(server) not in (None, pid), 30,
                     "the projector to be restarted")
+    restarted = _projector_pid(server)
+    assert restarted is not None
+    server.wait_for(lambda: _nice(restarted) == expected, 30, "the new projector's priority")
     trace_id = _send(server, "after-crash")
     server.wait_for_spans(trace_id, 3)
     assert "projector worker exited" in server.log
